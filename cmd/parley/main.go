@@ -1,0 +1,196 @@
+// Command parley is a self-hosted chat platform whose headline feature is
+// custom bots. See `parley help`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"parley/internal/app"
+	"parley/internal/config"
+	"parley/internal/server"
+	"parley/internal/store"
+	"parley/internal/version"
+)
+
+const usage = `parley: a self-hosted chat platform with custom bots.
+
+Usage:
+  parley serve [--addr HOST:PORT] [--db URL]     run the server
+  parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]
+                                                 create an app and its keys
+  parley version                                 print the version
+  parley help                                    show this help
+
+Environment: PARLEY_ADDR (default 127.0.0.1:8080), PARLEY_DB (default
+sqlite:./parley-data/parley.db). Flags win over the environment.
+Run "parley COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors that are the user's input; they exit 2.
+var errUsage = errors.New("usage")
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, env, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "parley: %s\n", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "parley: %v\n", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], env, stdout, stderr)
+	case "apps":
+		if len(args) < 2 || args[1] != "create" {
+			if len(args) >= 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+				fmt.Fprint(stdout, "Usage: parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]\n")
+				return nil
+			}
+			return fmt.Errorf("%w: unknown apps command; try: parley apps create --name NAME", errUsage)
+		}
+		return appsCreate(ctx, args[2:], env, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "parley %s\n", version.Version)
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown command %q; run parley help", errUsage, args[0])
+	}
+}
+
+// newFlags returns a flag set that reports errors as one line.
+func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func serve(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "parley serve [--addr HOST:PORT] [--db URL]", stdout)
+	cfg := config.BindServe(fs, env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.Open(ctx, *cfg, log)
+	if err != nil {
+		return err
+	}
+	base := "http://" + dialable(srv.Addr())
+	if srv.FirstApp != nil {
+		printFirstStart(stdout, base, srv.FirstApp)
+	}
+	log.Info("parley is serving", "url", base, "db", cfg.DB, "version", version.Version)
+	return srv.Run(ctx)
+}
+
+// dialable turns a listen address into one a client can reach.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func printFirstStart(w io.Writer, base string, a *app.NewApp) {
+	fmt.Fprintf(w, `
+First start: parley created the app %q. The keys are shown only now; keep them.
+
+  App ID:        %s
+  Region:        %s
+  REST API key:  %s   (fullAccess: everything; keep it on servers)
+  Auth key:      %s   (authOnly: create users and auth tokens)
+
+Try it:
+  curl -s %s/v3/users -H 'appId: %s' -H 'apiKey: %s' -H 'Content-Type: application/json' -d '{"uid":"alice","name":"Alice"}'
+
+`, a.App.Name, a.App.ID, a.App.Region, a.RESTAPIKey, a.AuthKey, base, a.App.ID, a.RESTAPIKey)
+}
+
+func appsCreate(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {
+	fs := newFlags("apps create", "parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]", stdout)
+	dbc := config.BindDB(fs, env)
+	name := fs.String("name", "", "the app's name (required)")
+	region := fs.String("region", "us", "the app's region label: us, eu or in")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return fmt.Errorf("%w: apps create: --name is required", errUsage)
+	}
+	db, err := store.Open(ctx, dbc.DB, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a := app.New(db, app.DefaultConfig(), slog.New(slog.NewTextHandler(stderr, nil)))
+	na, err := a.CreateApp(ctx, *name, *region)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"appId": na.App.ID, "region": na.App.Region, "restApiKey": na.RESTAPIKey, "authKey": na.AuthKey,
+		})
+	}
+	fmt.Fprintf(stdout, "Created app %q\n  App ID:        %s\n  Region:        %s\n  REST API key:  %s\n  Auth key:      %s\n",
+		na.App.Name, na.App.ID, na.App.Region, na.RESTAPIKey, na.AuthKey)
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package app holds parley's use cases. It is the one place that opens
+// business transactions and runs their after-commit effects (publishing to
+// the real-time hub). The REST API, the WebSocket and (later) the dashboard
+// and the bot engine all call these use cases; none of them holds business
+// rules of its own.
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"parley/internal/chat"
+	"parley/internal/store"
+)
+
+// Publisher is the real-time seam: the WebSocket hub in one process, a
+// cluster-wide fan-out later.
+type Publisher interface {
+	// Publish sends an encoded frame to every live connection of the uids.
+	Publish(appID string, uids []string, frame []byte)
+	// Online reports whether the user has a live connection.
+	Online(appID, uid string) bool
+}
+
+// Config holds the limits the use cases enforce.
+type Config struct {
+	// MaxAuthTokens is how many tokens a user keeps; creating one more
+	// drops the oldest (CometChat: 100 active, rolling).
+	MaxAuthTokens int
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config { return Config{MaxAuthTokens: 100} }
+
+// App runs the use cases.
+type App struct {
+	db  *store.DB
+	pub Publisher
+	log *slog.Logger
+	cfg Config
+}
+
+// New wires the use cases. pub may be nil until the hub exists; SetPublisher
+// sets it before serving.
+func New(db *store.DB, cfg Config, log *slog.Logger) *App {
+	return &App{db: db, cfg: cfg, log: log, pub: nopPublisher{}}
+}
+
+// SetPublisher connects the real-time hub.
+func (a *App) SetPublisher(p Publisher) { a.pub = p }
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(string, []string, []byte) {}
+func (nopPublisher) Online(string, string) bool       { return false }
+
+// Caller is who makes a request: an app, the key's scope and, with
+// onBehalfOf or an auth token, the user acting.
+type Caller struct {
+	AppID   string
+	Scope   string // chat.ScopeFullAccess or chat.ScopeAuthOnly; "" for a user's auth token
+	KeyHash string // the API key used, if any
+	// OnBehalfOf is the acting user's uid (normalized), or "".
+	OnBehalfOf string
+}
+
+// effects are collected inside a transaction and run only after it commits.
+type effects struct {
+	events []event
+}
+
+type event struct {
+	appID string
+	typ   string
+	data  any
+	uids  []string
+}
+
+func (fx *effects) publish(appID, typ string, data any, uids []string) {
+	fx.events = append(fx.events, event{appID: appID, typ: typ, data: data, uids: uids})
+}
+
+// write runs fn in a write transaction, then its effects.
+func (a *App) write(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
+	var fx effects
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
+		fx = effects{} // a retried function starts clean
+		return fn(tx, &fx)
+	})
+	if err != nil {
+		return err
+	}
+	a.apply(&fx)
+	return nil
+}
+
+// read runs fn in a read transaction.
+func (a *App) read(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return a.db.Read(ctx, fn)
+}
+
+func (a *App) apply(fx *effects) {
+	for _, ev := range fx.events {
+		frame, err := chat.EncodeFrame(ev.typ, ev.data)
+		if err != nil {
+			a.log.Error("app: encode event", "type", ev.typ, "err", err)
+			continue
+		}
+		a.pub.Publish(ev.appID, ev.uids, frame)
+	}
+}
+
+// errNoAccess is the error for a key or user without the right.
+func errNoAccess(format string, args ...any) error {
+	return chat.Errorf(chat.KindForbidden, "AUTH_ERR_NO_ACCESS", format, args...)
+}

@@ -1,0 +1,92 @@
+package realtime
+
+import "time"
+
+// Config holds the hub's limits. The zero value of a field means "use the
+// default"; call WithDefaults (New does) to fill them in.
+type Config struct {
+	// ReadLimit is the largest client frame, in bytes. A bigger frame closes
+	// the connection with status 1009 (message too big). Default 64 KiB.
+	ReadLimit int64
+
+	// PingInterval is how often the server pings each connection. It bounds
+	// how long a silently dead connection (no FIN, no RST) stays registered.
+	// Default 25s, under the 30s idle timeout of common proxies.
+	PingInterval time.Duration
+
+	// PongTimeout is how long a ping may wait for its pong before the
+	// connection is closed without a handshake. Default 10s.
+	PongTimeout time.Duration
+
+	// WriteTimeout bounds the write of one frame. A write that does not finish
+	// in time closes the connection without a handshake. Default 10s.
+	WriteTimeout time.Duration
+
+	// SendBuffer is how many frames may wait for one connection's writer. A
+	// connection whose queue is full when a frame arrives is a slow consumer:
+	// its queue is dropped and it is closed with 1008 "slow consumer"; the
+	// client catches up over REST. Default 256.
+	SendBuffer int
+
+	// MaxConnsPerUser bounds the live connections of one user (per app). A
+	// new connection beyond it closes the oldest with 1008 "too many
+	// connections". Default 20.
+	MaxConnsPerUser int
+
+	// Now is the clock used for presence timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults, and operational constants that are not configurable. Each says
+// what it bounds and what happens at the limit.
+const (
+	DefaultReadLimit       = 64 << 10
+	DefaultPingInterval    = 25 * time.Second
+	DefaultPongTimeout     = 10 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultSendBuffer      = 256
+	DefaultMaxConnsPerUser = 20
+
+	// presenceTimeout bounds one Presence.SetPresence call. The callback runs
+	// on the connection's own goroutine (before it starts reading, or after it
+	// stopped), so a slow presence store delays that connection only; when the
+	// timeout passes the callback's context is cancelled and the hub moves on.
+	presenceTimeout = 5 * time.Second
+)
+
+// Close reasons sent to clients. Fixed strings: the reason is limited to 123
+// bytes and must not carry internal detail.
+const (
+	reasonSlowConsumer = "slow consumer"
+	reasonTooManyConns = "too many connections"
+	reasonShutdown     = "server shutting down"
+	reasonBinary       = "binary frames are not supported"
+	reasonTooBig       = "message too big"
+)
+
+// WithDefaults returns c with every zero or negative field replaced by its
+// default.
+func (c Config) WithDefaults() Config {
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
+	if c.MaxConnsPerUser <= 0 {
+		c.MaxConnsPerUser = DefaultMaxConnsPerUser
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

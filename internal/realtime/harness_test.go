@@ -1,0 +1,230 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// waitTimeout bounds every wait in these tests. It is generous because the
+// race detector on a loaded machine is slow; passing tests never wait it out.
+const waitTimeout = 10 * time.Second
+
+// harness is a hub behind an httptest server whose handler takes the app and
+// user from the query string, as the API layer would after authenticating.
+type harness struct {
+	t        *testing.T
+	hub      *Hub
+	srv      *httptest.Server
+	returned chan struct{} // one value each time an Accept call returns
+}
+
+func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *harness {
+	t.Helper()
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = time.Hour // tests that do not test pings keep them out of the way
+	}
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := &harness{
+		t:        t,
+		hub:      New(cfg, sender, presence, logger),
+		returned: make(chan struct{}, 1000),
+	}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
+		h.returned <- struct{}{}
+	}))
+	// Cleanups run last-registered first: clients close (dial registers
+	// theirs later), then the hub shuts down, then the server closes.
+	t.Cleanup(h.srv.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := h.hub.Shutdown(ctx); err != nil {
+			t.Errorf("cleanup: Shutdown: %v", err)
+		}
+	})
+	return h
+}
+
+func (h *harness) url(app, uid string) string {
+	q := url.Values{"app": {app}, "uid": {uid}}
+	return "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/?" + q.Encode()
+}
+
+// dial connects as app/uid and consumes the connected frame.
+func (h *harness) dial(app, uid string) *client {
+	h.t.Helper()
+	c := h.dialNoHello(app, uid, nil)
+	f := c.next()
+	if f.Type != "connected" {
+		h.t.Fatalf("first frame type = %q, want connected", f.Type)
+	}
+	return c
+}
+
+func (h *harness) dialNoHello(app, uid string, opts *websocket.DialOptions) *client {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), waitTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, h.url(app, uid), opts)
+	if err != nil {
+		h.t.Fatalf("dial %s/%s: %v", app, uid, err)
+	}
+	ws.SetReadLimit(-1)
+	h.t.Cleanup(func() { _ = ws.CloseNow() })
+	return &client{t: h.t, ws: ws}
+}
+
+// waitReturned waits until n more Accept calls have returned.
+func (h *harness) waitReturned(n int) {
+	h.t.Helper()
+	deadline := time.After(waitTimeout)
+	for range n {
+		select {
+		case <-h.returned:
+		case <-deadline:
+			h.t.Fatalf("Accept did not return within %v", waitTimeout)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or waitTimeout passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+// testFrame is any frame the server sends, decoded loosely.
+type testFrame struct {
+	Type  string          `json:"type"`
+	ID    string          `json:"id"`
+	Data  json.RawMessage `json:"data"`
+	Error *frameError     `json:"error"`
+	raw   []byte
+}
+
+// next reads one frame. A read that fails or times out fails the test.
+func (c *client) next() testFrame {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), waitTimeout)
+	defer cancel()
+	typ, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.MessageText {
+		c.t.Fatalf("frame type = %v, want text", typ)
+	}
+	var f testFrame
+	if err := json.Unmarshal(b, &f); err != nil {
+		c.t.Fatalf("server frame %q is not JSON: %v", b, err)
+	}
+	f.raw = b
+	return f
+}
+
+// send writes a text frame.
+func (c *client) send(frame string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), waitTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// closeError reads until the connection ends and returns the close frame the
+// server sent; it fails the test when the connection ended without one. It
+// also returns how many data frames came before.
+func (c *client) closeError() (websocket.CloseError, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), waitTimeout)
+	defer cancel()
+	n := 0
+	for {
+		_, _, err := c.ws.Read(ctx)
+		if err == nil {
+			n++
+			continue
+		}
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) {
+			c.t.Fatalf("connection ended without a close frame after %d frames: %v", n, err)
+		}
+		return ce, n
+	}
+}
+
+// senderFunc adapts a function to Sender.
+type senderFunc func(ctx context.Context, appID, uid string, body json.RawMessage) (any, error)
+
+func (f senderFunc) SendFromSocket(ctx context.Context, appID, uid string, body json.RawMessage) (any, error) {
+	return f(ctx, appID, uid, body)
+}
+
+type presenceEvent struct {
+	appID, uid string
+	online     bool
+	at         time.Time
+}
+
+// presenceRecorder records presence reports in order.
+type presenceRecorder struct {
+	mu     sync.Mutex
+	events []presenceEvent
+	ch     chan presenceEvent
+}
+
+func newPresenceRecorder() *presenceRecorder {
+	return &presenceRecorder{ch: make(chan presenceEvent, 10000)}
+}
+
+func (p *presenceRecorder) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) {
+	e := presenceEvent{appID, uid, online, at}
+	p.mu.Lock()
+	p.events = append(p.events, e)
+	p.mu.Unlock()
+	p.ch <- e
+}
+
+func (p *presenceRecorder) all() []presenceEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]presenceEvent(nil), p.events...)
+}
+
+func (p *presenceRecorder) next(t *testing.T) presenceEvent {
+	t.Helper()
+	select {
+	case e := <-p.ch:
+		return e
+	case <-time.After(waitTimeout):
+		t.Fatalf("no presence report within %v", waitTimeout)
+		return presenceEvent{}
+	}
+}

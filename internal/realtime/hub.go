@@ -1,0 +1,277 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Sender lets clients send chat messages over the socket. body is the JSON
+// object a client would POST to /v3/messages. It returns the created message
+// (any JSON-marshalable value) or an error (*chat.Error for user errors).
+type Sender interface {
+	SendFromSocket(ctx context.Context, appID, uid string, body json.RawMessage) (any, error)
+}
+
+// Presence is told when a user's first connection opens (online=true) and
+// last one closes (online=false).
+type Presence interface {
+	SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time)
+}
+
+// Hub keeps the live WebSocket connections of every app and user and fans
+// frames out to them. See doc.go for its invariants.
+type Hub struct {
+	cfg      Config
+	sender   Sender
+	presence Presence
+	log      *slog.Logger
+
+	// force is cancelled when Shutdown gives up waiting; every connection
+	// context and presence call derives from it.
+	force       context.Context
+	forceCancel context.CancelFunc
+
+	nextID atomic.Uint64
+
+	mu      sync.RWMutex
+	users   map[userKey]*user // live connections by (app, uid); see user
+	nconns  int               // registered connections
+	nusers  int               // users with at least one registered connection
+	active  int               // Accept calls that have not returned
+	closed  bool              // Shutdown has begun; no new connections
+	drained chan struct{}     // closed once closed && active == 0
+}
+
+type userKey struct{ appID, uid string }
+
+// user is one (app, uid) entry of the registry. It outlives its last
+// connection until the offline presence report is done, so that presence
+// reports of one user are serialized by pmu.
+type user struct {
+	conns []*conn // guarded by Hub.mu; oldest first
+
+	pmu      sync.Mutex // held while reporting presence for this user
+	reported bool       // guarded by pmu: the state last told to Presence
+}
+
+// New returns a hub. sender and presence may be nil: without a Sender,
+// "message" frames get an error reply; without a Presence nothing is told.
+// A nil logger discards logs.
+func New(cfg Config, sender Sender, presence Presence, logger *slog.Logger) *Hub {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	force, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		cfg:         cfg.WithDefaults(),
+		sender:      sender,
+		presence:    presence,
+		log:         logger,
+		force:       force,
+		forceCancel: cancel,
+		users:       make(map[userKey]*user),
+		drained:     make(chan struct{}),
+	}
+}
+
+// Publish queues frame for every live connection of each uid in uids (of
+// appID). It never blocks on a connection: a connection whose queue is full
+// is closed as a slow consumer instead. frame is shared by all those
+// connections and written later, so the caller must not modify it after the
+// call. A uid listed twice gets the frame twice. Safe for concurrent use.
+func (h *Hub) Publish(appID string, uids []string, frame []byte) {
+	var slow []*conn
+	h.mu.RLock()
+	for _, uid := range uids {
+		u := h.users[userKey{appID, uid}]
+		if u == nil {
+			continue
+		}
+		for _, c := range u.conns {
+			if !c.enqueue(frame) {
+				slow = append(slow, c)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, c := range slow {
+		if h.drop(c, websocket.StatusPolicyViolation, reasonSlowConsumer) {
+			c.log.Warn("realtime: closing slow consumer", "queued", h.cfg.SendBuffer)
+		}
+	}
+}
+
+// Online reports whether uid of appID has at least one live connection.
+func (h *Hub) Online(appID, uid string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	u := h.users[userKey{appID, uid}]
+	return u != nil && len(u.conns) > 0
+}
+
+// Stats returns the number of live connections and of users with at least
+// one of them. Connections being closed are not counted.
+func (h *Hub) Stats() (conns, users int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.nconns, h.nusers
+}
+
+// Shutdown stops accepting connections, closes every live one with status
+// 1001 (going away) and waits until every Accept call has returned. If ctx
+// ends first it cancels what is still running (handlers, writes, presence
+// calls), which closes the remaining sockets without a handshake, and
+// returns ctx's error without waiting further. Calling it again waits again.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	wasClosed := h.closed
+	h.closed = true
+	var all []*conn
+	for _, u := range h.users {
+		all = append(all, u.conns...)
+	}
+	for _, c := range all {
+		h.unregisterLocked(c)
+	}
+	if !wasClosed && h.active == 0 {
+		close(h.drained)
+	}
+	h.mu.Unlock()
+
+	for _, c := range all {
+		c.requestClose(websocket.StatusGoingAway, reasonShutdown)
+	}
+	select {
+	case <-h.drained:
+		return nil
+	case <-ctx.Done():
+		h.forceCancel()
+		return fmt.Errorf("realtime: shutdown: %w", ctx.Err())
+	}
+}
+
+// enter counts an Accept call in; it fails once Shutdown has begun.
+func (h *Hub) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.active++
+	return true
+}
+
+// leave counts an Accept call out.
+func (h *Hub) leave() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active--
+	if h.closed && h.active == 0 {
+		close(h.drained)
+	}
+}
+
+// register adds c to its user's live connections. When the user is at
+// MaxConnsPerUser the oldest connection is unregistered and told to close.
+// It fails once Shutdown has begun.
+func (h *Hub) register(c *conn) bool {
+	var evicted *conn
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	key := userKey{c.appID, c.uid}
+	u := h.users[key]
+	if u == nil {
+		u = &user{}
+		h.users[key] = u
+	}
+	if len(u.conns) >= h.cfg.MaxConnsPerUser {
+		evicted = u.conns[0]
+		h.unregisterLocked(evicted)
+	}
+	c.user = u
+	c.registered = true
+	u.conns = append(u.conns, c)
+	h.nconns++
+	if len(u.conns) == 1 {
+		h.nusers++
+	}
+	h.mu.Unlock()
+
+	if evicted != nil && evicted.requestClose(websocket.StatusPolicyViolation, reasonTooManyConns) {
+		evicted.log.Info("realtime: closing oldest connection of user", "max", h.cfg.MaxConnsPerUser)
+	}
+	return true
+}
+
+// unregisterLocked removes c from the registry; it is a no-op when c is not
+// registered. h.mu must be held for writing.
+func (h *Hub) unregisterLocked(c *conn) {
+	if !c.registered {
+		return
+	}
+	c.registered = false
+	u := c.user
+	if i := slices.Index(u.conns, c); i >= 0 {
+		u.conns = slices.Delete(u.conns, i, i+1) // clears the tail slot too
+	}
+	if len(u.conns) == 0 {
+		u.conns = nil
+		h.nusers--
+	}
+	h.nconns--
+}
+
+// drop unregisters c, so that no more frames are routed to it, and tells its
+// writer to close it with code and reason (code 0: without a handshake). It
+// reports whether this call was the one that started the close.
+func (h *Hub) drop(c *conn, code websocket.StatusCode, reason string) bool {
+	h.mu.Lock()
+	h.unregisterLocked(c)
+	h.mu.Unlock()
+	return c.requestClose(code, reason)
+}
+
+// syncPresence tells Presence the current state of u if it differs from the
+// last state told. Reports for one user are serialized by u.pmu and always
+// read the registry after taking it, so the last report reflects the final
+// state even when opens and closes race. An entry without connections is
+// removed from the registry after its offline report.
+//
+// It may do I/O (bounded by presenceTimeout) and must not be called with
+// h.mu held.
+func (h *Hub) syncPresence(key userKey, u *user) {
+	u.pmu.Lock()
+	defer u.pmu.Unlock()
+
+	h.mu.RLock()
+	online := len(u.conns) > 0
+	h.mu.RUnlock()
+
+	if online != u.reported {
+		if h.presence != nil {
+			ctx, cancel := context.WithTimeout(h.force, presenceTimeout)
+			h.presence.SetPresence(ctx, key.appID, key.uid, online, h.cfg.Now())
+			cancel()
+		}
+		u.reported = online
+	}
+	if online {
+		return
+	}
+	h.mu.Lock()
+	if len(u.conns) == 0 && h.users[key] == u {
+		delete(h.users, key)
+	}
+	h.mu.Unlock()
+}

@@ -1,0 +1,120 @@
+// Package server is parley's composition root: it opens the database, wires
+// the use cases, the real-time hub and the API, serves HTTP, and shuts
+// everything down in order. Nothing imports it but cmd/parley and tests.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"parley/internal/api"
+	"parley/internal/app"
+	"parley/internal/config"
+	"parley/internal/realtime"
+	"parley/internal/store"
+)
+
+// Shutdown bounds: how long in-flight requests and WebSocket connections get
+// to finish after SIGINT/SIGTERM before they are cut.
+const (
+	shutdownGrace   = 10 * time.Second
+	readHeaderLimit = 10 * time.Second  // slow-loris bound on request headers
+	idleTimeout     = 120 * time.Second // keep-alive connections without requests
+)
+
+// FirstAppName is the name of the app created on the very first start.
+const FirstAppName = "My first app"
+
+// Server is a running parley: listener, HTTP server, hub, use cases, store.
+type Server struct {
+	DB       *store.DB
+	App      *app.App
+	Hub      *realtime.Hub
+	FirstApp *app.NewApp // set when this start created the first app
+
+	log  *slog.Logger
+	ln   net.Listener
+	http *http.Server
+}
+
+// Open prepares a server: it opens and migrates the database, creates the
+// first app when there is none, and binds the listen address. Run serves.
+func Open(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DB, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{DB: db, log: log}
+	s.App = app.New(db, app.DefaultConfig(), log)
+	s.Hub = realtime.New(realtime.Config{}, s.App, s.App, log)
+	s.App.SetPublisher(s.Hub)
+	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create the first app: %w", err)
+	}
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, errors.Unwrap(err))
+	}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderLimit,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler is every HTTP route of the process.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a := api.New(s.App, s.Hub, s.log)
+	mux.Handle("/", a)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n")) //nolint:errcheck
+	})
+	return mux
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down: stop accepting, let in-flight
+// requests finish, close WebSocket connections, close the database (which
+// first commits the writes already queued).
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	if serveErr == nil {
+		<-errc // Serve returns ErrServerClosed once Shutdown begins
+	}
+	if herr := s.Hub.Shutdown(sctx); herr != nil {
+		err = errors.Join(err, fmt.Errorf("close websockets: %w", herr))
+	}
+	if derr := s.DB.Close(); derr != nil {
+		err = errors.Join(err, fmt.Errorf("close database: %w", derr))
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return errors.Join(serveErr, err)
+	}
+	return err
+}

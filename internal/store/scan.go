@@ -1,0 +1,62 @@
+package store
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// encodeTags stores a tag list as a JSON array; nil and empty are ''.
+func encodeTags(tags []string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(tags) // []string always marshals
+	return string(b)
+}
+
+func decodeTags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var t []string
+	_ = json.Unmarshal([]byte(s), &t) // written by encodeTags
+	return t
+}
+
+func encodeRaw(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
+}
+
+func decodeRaw(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// likePrefix escapes s for a LIKE 'prefix%' pattern with ESCAPE '\'.
+func likePrefix(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s) + "%"
+}
+
+// likeContains escapes s for a LIKE '%s%' pattern with ESCAPE '\'.
+func likeContains(s string) string { return "%" + likePrefix(s) }
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
