@@ -33,8 +33,15 @@ func (s *Server) routes() {
 	s.handle("PUT /v3/users/{uid}/auth_tokens/{authToken}", fullAccess, s.updateAuthToken)
 	s.handle("DELETE /v3/users/{uid}/auth_tokens/{authToken}", fullAccess, s.deleteAuthToken)
 
-	// Messages.
+	// Groups, members and bans.
+	// (groups section)
+
+	// Messages and threads.
 	s.handle("POST /v3/messages", fullAccess, s.sendMessage)
+	// (messages section)
+
+	// Conversations and receipts.
+	// (conversations section)
 
 	// Real time.
 	s.mux.HandleFunc("GET /v3/ws", s.websocket)

@@ -232,7 +232,7 @@ func (c *conn) ping() error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PongTimeout)
 	defer cancel()
 	err := c.ws.Ping(ctx)
-	if err != nil && false {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && c.handling.Load() {
 		return nil
 	}
 	return err
@@ -254,11 +254,13 @@ func (c *conn) closeSocket() {
 	}
 }
 
-// fail handles a failed write or ping: the socket is closed without a
-// handshake (the reader then stops too) and c is unregistered.
+// fail handles a failed write or ping: c is unregistered, its context is
+// cancelled (a Sender call in flight has no one left to answer) and the
+// socket is closed without a handshake, which stops the reader too.
 func (c *conn) fail(op string, err error) {
 	c.log.Debug("realtime: connection failed", "op", op, "err", err)
 	c.hub.drop(c, 0, "")
+	c.cancel()
 	_ = c.ws.CloseNow()
 }
 
