@@ -13,10 +13,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
 	"parley/internal/app"
+	"parley/internal/chat"
 	"parley/internal/config"
 	"parley/internal/server"
 	"parley/internal/store"
@@ -57,9 +59,28 @@ func run(ctx context.Context, args []string, env config.Getenv, stdout, stderr i
 		fmt.Fprintf(stderr, "parley: %s\n", strings.TrimPrefix(err.Error(), "usage: "))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "parley: %v\n", err)
+		fmt.Fprintf(stderr, "parley: %s\n", describe(err))
 		return 1
 	}
+}
+
+// describe renders an error for the terminal: a domain error by its message
+// and per-field details, anything else as is.
+func describe(err error) string {
+	ce := chat.AsError(err)
+	if ce == nil {
+		return err.Error()
+	}
+	msg := ce.Message
+	fields := make([]string, 0, len(ce.Details))
+	for f := range ce.Details {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	for _, f := range fields {
+		msg += " " + strings.Join(ce.Details[f], " ")
+	}
+	return msg
 }
 
 func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {

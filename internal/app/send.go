@@ -461,3 +461,4 @@ func (a *App) render(ctx context.Context, tx *store.Tx, appID string, viewer *ch
 	}
 	return nil
 }
+
