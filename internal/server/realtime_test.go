@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func TestWebSocketDeliversMessagesToBothParties(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	aliceTok, bobTok := e.user("alice"), e.user("bob")
+	carolTok := e.user("carol")
+	bob1, bob2 := e.dial(bobTok), e.dial(bobTok) // several connections per user
+	alice := e.dial(aliceTok)
+	carol := e.dial(carolTok)
+
+	sent := e.must("POST", "/v3/messages", map[string]any{"receiver": "bob", "receiverType": "user", "data": map[string]any{"text": "hi bob"}}, as("alice"))
+	id := str(sent.Data(), "id")
+	for name, w := range map[string]*ws{"bob1": bob1, "bob2": bob2, "alice": alice} {
+		f := w.nextOf("message")
+		if str(f.Data, "id") != id || str(f.Data, "data.text") != "hi bob" || str(f.Data, "data.entities.sender.entity.uid") != "alice" {
+			t.Fatalf("%s got %+v", name, f)
+		}
+	}
+	// Carol is not part of the conversation: the next frame she gets is the
+	// one sent to her later, not Alice's message to Bob.
+	e.must("POST", "/v3/messages", map[string]any{"receiver": "carol", "receiverType": "user", "data": map[string]any{"text": "for carol"}}, as("alice"))
+	if f := carol.nextOf("message"); str(f.Data, "data.text") != "for carol" {
+		t.Fatalf("carol received %+v", f)
+	}
+}
+
+func TestWebSocketPresence(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	tok := e.user("alice")
+	if r := e.must("GET", "/v3/users/alice", nil, nil); str(r.Data(), "status") != "offline" {
+		t.Fatalf("before connecting: %s", r.Raw)
+	}
+	w := e.dial(tok)
+	if r := e.must("GET", "/v3/users/alice", nil, nil); str(r.Data(), "status") != "available" {
+		t.Fatalf("while connected: %s", r.Raw)
+	}
+	// lastActiveAt is recorded by the hub's presence report.
+	e.waitUser("alice", func(u map[string]any) bool { return u["lastActiveAt"] != nil })
+	w.conn.Close(websocket.StatusNormalClosure, "bye")
+	e.waitUser("alice", func(u map[string]any) bool { return u["status"] == "offline" })
+}
+
+// waitUser polls GET /v3/users/{uid} until cond holds, for up to 5 s.
+func (e *env) waitUser(uid string, cond func(map[string]any) bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.must("GET", "/v3/users/"+uid, nil, nil)
+		if cond(r.Data()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("user %s never reached the expected state: %s", uid, r.Raw)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server's asynchronous presence; bounded
+	}
+}
+
+func TestWebSocketClientSend(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	aliceTok, bobTok := e.user("alice"), e.user("bob")
+	alice, bob := e.dial(aliceTok), e.dial(bobTok)
+	alice.send(map[string]any{"type": "message", "id": "c1", "data": map[string]any{"receiver": "bob", "receiverType": "user", "data": map[string]any{"text": "over the socket"}}})
+	ack := alice.nextOf("ack")
+	if ack.ID != "c1" || str(ack.Data, "data.text") != "over the socket" || str(ack.Data, "sender") != "alice" {
+		t.Fatalf("ack %+v", ack)
+	}
+	if f := bob.nextOf("message"); str(f.Data, "id") != str(ack.Data, "id") {
+		t.Fatalf("bob got %+v", f)
+	}
+	alice.send(map[string]any{"type": "message", "id": "c2", "data": map[string]any{"receiver": "nobody", "receiverType": "user", "data": map[string]any{"text": "x"}}})
+	if f := alice.nextOf("error"); f.ID != "c2" || f.Err["code"] != "ERR_UID_NOT_FOUND" {
+		t.Fatalf("error frame %+v", f)
+	}
+	// The message sent over the socket is in the store like any other.
+	e.must("GET", "/v3/users/bob", nil, nil)
+}
+
+func TestWebSocketAuthBeforeUpgrade(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	tok := e.user("alice")
+	wsBase := "ws" + strings.TrimPrefix(e.base, "http") + "/v3/ws"
+	cases := []struct {
+		name   string
+		url    string
+		header http.Header
+		status int
+	}{
+		{"no app", wsBase + "?authToken=" + tok, nil, 401},
+		{"unknown app", wsBase + "?appId=nope&authToken=" + tok, nil, 401},
+		{"no token", wsBase + "?appId=" + e.appID, nil, 401},
+		{"bad token", wsBase + "?appId=" + e.appID + "&authToken=alice_123", nil, 401},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, res, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPHeader: c.header})
+		cancel()
+		if err == nil || res == nil || res.StatusCode != c.status {
+			code := 0
+			if res != nil {
+				code = res.StatusCode
+			}
+			t.Errorf("%s: err %v, status %d, want %d", c.name, err, code, c.status)
+		}
+	}
+	// Headers work as well as query parameters.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsBase, &websocket.DialOptions{HTTPHeader: http.Header{"appId": {e.appID}, "authToken": {tok}}})
+	if err != nil {
+		t.Fatalf("header auth: %v", err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	// A deactivated user cannot connect.
+	e.must("DELETE", "/v3/users/alice", nil, nil)
+	if _, res, err := websocket.Dial(ctx, wsBase+"?appId="+e.appID+"&authToken="+tok, nil); err == nil || res == nil || res.StatusCode != 401 {
+		t.Fatalf("deactivated user connected: %v", err)
+	}
+}
+
+func TestWebSocketAppIsolation(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.user("alice")
+	bobTok := e.user("bob")
+	bob := e.dial(bobTok)
+	other, err := e.srv.App.CreateApp(t.Context(), "Other", "us")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := hdr{"appId": other.App.ID, "apiKey": other.RESTAPIKey}
+	for _, uid := range []string{"alice", "bob"} {
+		e.must("POST", "/v3/users", map[string]any{"uid": uid, "name": uid}, o)
+	}
+	// Other app's alice writes to other app's bob: our bob sees nothing of it.
+	e.must("POST", "/v3/messages", map[string]any{"receiver": "bob", "receiverType": "user", "data": map[string]any{"text": "other app"}}, hdr{"appId": other.App.ID, "apiKey": other.RESTAPIKey, "onBehalfOf": "alice"})
+	e.must("POST", "/v3/messages", map[string]any{"receiver": "bob", "receiverType": "user", "data": map[string]any{"text": "this app"}}, as("alice"))
+	if f := bob.nextOf("message"); str(f.Data, "data.text") != "this app" {
+		t.Fatalf("bob received another app's message: %+v", f)
+	}
+}
