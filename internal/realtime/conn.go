@@ -19,12 +19,17 @@ type conn struct {
 	ws    *websocket.Conn
 	appID string
 	uid   string
-	log   *slog.Logger
+	id    uint64 // for logs
 
 	// ctx carries the upgrade request's values (not its cancellation) to
-	// Sender calls and bounds every socket operation. It is cancelled when
-	// the reader fails or Shutdown gives up waiting; cancelling it during a
-	// socket operation closes the socket without a handshake.
+	// Sender calls. It is cancelled when the reader or writer fails or
+	// Shutdown gives up waiting; the writer then closes the socket without
+	// a handshake as soon as it is idle. Socket operations do not derive
+	// from it, to keep idle connections small: reads use no context (they
+	// end when the socket closes; a cancellable read costs a
+	// context.AfterFunc registration per blocking Read), and writes and
+	// pings use their own timeouts from the background (a child of ctx
+	// would leave ctx holding a children map for the connection's life).
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -51,11 +56,13 @@ type conn struct {
 // serves the connection until it ends; it blocks like an http handler and
 // returns only after the connection's writer goroutine has ended too.
 //
-// Any Origin is accepted (InsecureSkipVerify): the origin check of the
-// WebSocket library defends cookie-authenticated sockets against cross-site
-// use, but parley authenticates the upgrade request with a token the page
-// must hold explicitly (header or query), which a foreign page cannot
-// obtain, and browser SDKs of customer apps connect from arbitrary origins.
+// Any Origin is accepted (InsecureSkipVerify). The library's origin check
+// exists to stop a foreign page from riding on the browser's cookies
+// (cross-site WebSocket hijacking); parley's upgrade is authenticated by a
+// token the client sends explicitly, which a foreign page does not have, and
+// the browser SDKs of customer apps legitimately connect from any origin.
+// This holds only while the caller never authenticates the upgrade by a
+// cookie or other ambient credential.
 //
 // After Shutdown has begun it answers 503 without upgrading.
 func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) {
@@ -82,14 +89,12 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		ws:         ws,
 		appID:      appID,
 		uid:        uid,
-		log:        h.log.With("app", appID, "uid", uid, "conn", id),
+		id:         id,
 		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	defer c.cancel()
-	stopForce := context.AfterFunc(h.force, c.cancel)
-	defer stopForce()
 
 	// The connected frame is queued before the connection is registered, so
 	// it is the first frame the client receives.
@@ -106,7 +111,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		_ = ws.Close(websocket.StatusGoingAway, reasonShutdown)
 		return
 	}
-	c.log.Debug("realtime: connection opened")
+	c.logger().Debug("realtime: connection opened")
 
 	go c.writeLoop()
 	h.syncPresence(userKey{appID, uid}, c.user)
@@ -115,8 +120,9 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	<-c.writerDone
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
+	h.forget(c)
 	h.syncPresence(userKey{appID, uid}, c.user)
-	c.log.Debug("realtime: connection closed")
+	c.logger().Debug("realtime: connection closed")
 }
 
 // enqueue adds frame to c's queue without blocking. It returns false when the
@@ -220,7 +226,7 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout) // see conn.ctx
 	defer cancel()
 	return c.ws.Write(ctx, websocket.MessageText, frame)
 }
@@ -229,7 +235,7 @@ func (c *conn) write(frame []byte) error {
 // the reader is busy with a client frame: the pong then waits, unread, behind
 // that frame.
 func (c *conn) ping() error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PongTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout) // see conn.ctx
 	defer cancel()
 	err := c.ws.Ping(ctx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && c.handling.Load() {
@@ -250,7 +256,7 @@ func (c *conn) closeSocket() {
 		return
 	}
 	if err := c.ws.Close(code, reason); err != nil {
-		c.log.Debug("realtime: close handshake", "code", int(code), "err", err)
+		c.logger().Debug("realtime: close handshake", "code", int(code), "err", err)
 	}
 }
 
@@ -258,7 +264,7 @@ func (c *conn) closeSocket() {
 // cancelled (a Sender call in flight has no one left to answer) and the
 // socket is closed without a handshake, which stops the reader too.
 func (c *conn) fail(op string, err error) {
-	c.log.Debug("realtime: connection failed", "op", op, "err", err)
+	c.logger().Debug("realtime: connection failed", "op", op, "err", err)
 	c.hub.drop(c, 0, "")
 	c.cancel()
 	_ = c.ws.CloseNow()
@@ -268,7 +274,7 @@ func (c *conn) fail(op string, err error) {
 // It runs on Accept's goroutine. On return the writer has been told to finish.
 func (c *conn) readLoop() {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, data, err := c.ws.Read(context.Background()) // see conn.ctx
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			// The library has sent the 1009 close frame. Close then skips
 			// sending another, discards the rest of the oversized frame and
@@ -280,7 +286,10 @@ func (c *conn) readLoop() {
 		}
 		if err != nil {
 			// The peer closed, the socket failed, or the writer closed the
-			// socket. Cancelling ctx aborts a write stuck on a dead peer.
+			// socket. Cancelling ctx ends a Sender call that no one would
+			// answer. (A write cannot be stuck here: a socket that fails
+			// reads fails writes at once, and a stuck write is bounded by
+			// WriteTimeout anyway.)
 			c.hub.drop(c, 0, "")
 			c.cancel()
 			return
@@ -319,13 +328,13 @@ func (c *conn) send(f clientFrame) []byte {
 	msg, err := c.hub.sender.SendFromSocket(c.ctx, c.appID, c.uid, f.Data)
 	if err != nil {
 		if !isUserError(err) {
-			c.log.Error("realtime: send from socket", "err", err)
+			c.logger().Error("realtime: send from socket", "err", err)
 		}
 		return errorReply(f.ID, err)
 	}
 	b, err := ackReply(f.ID, msg)
 	if err != nil {
-		c.log.Error("realtime: encode ack", "err", err)
+		c.logger().Error("realtime: encode ack", "err", err)
 		return errorReply(f.ID, err)
 	}
 	return b
@@ -333,6 +342,12 @@ func (c *conn) send(f clientFrame) []byte {
 
 func (c *conn) reply(frame []byte) {
 	if !c.enqueue(frame) && c.hub.drop(c, websocket.StatusPolicyViolation, reasonSlowConsumer) {
-		c.log.Warn("realtime: closing slow consumer", "queued", c.hub.cfg.SendBuffer)
+		c.logger().Warn("realtime: closing slow consumer", "queued", c.hub.cfg.SendBuffer)
 	}
+}
+
+// logger returns the hub's logger with c's attributes. It is built per log
+// call, which is rare, instead of kept per connection.
+func (c *conn) logger() *slog.Logger {
+	return c.hub.log.With("app", c.appID, "uid", c.uid, "conn", c.id)
 }

@@ -76,9 +76,22 @@
 //     closed without a handshake.
 //   - Shutdown: every connection is closed with 1001 and Shutdown waits for
 //     all Accept calls; when its context ends first, it cancels the rest
-//     (sockets close without a handshake, Sender and Presence contexts are
-//     cancelled) and returns. New upgrades after Shutdown get 503.
+//     (Sender and Presence contexts are cancelled, idle writers close their
+//     sockets without a handshake) and returns. New upgrades get 503.
 //
 // Queued frames are dropped, not flushed, when a close is requested: every
-// such client has to catch up over REST anyway.
+// such client has to catch up over REST anyway. A Sender call in flight
+// during a graceful close (1001, 1008, 1003) is allowed to finish, so a
+// message is not cut off half-created; its reply is dropped. When the socket
+// fails, or Shutdown's deadline passes, the call's context is cancelled.
+//
+// # Memory
+//
+// BenchmarkIdleConnMemory measured an idle connection at 27-29 KiB of server
+// memory (Go 1.26, linux/amd64): 15-16 KiB heap and 12 KiB of stack for the
+// two goroutines. Of the heap, 8 KiB are the two 4 KiB bufio buffers of the
+// hijacked net/http connection, which the WebSocket library keeps using;
+// 2-3 KiB the upgrade request that net/http keeps until the handler
+// returns; about 1.5 KiB the library's Conn; about 1.5 KiB the hub's own
+// state (conn, context, ticker, registry entries).
 package realtime

@@ -29,7 +29,7 @@ const (
 
 // Encode builds a server frame {"type": typ, "data": data}.
 func Encode(typ string, data any) ([]byte, error) {
-	b, err := json.Marshal(outFrame{Type: typ, Data: data})
+	b, err := chat.Marshal(outFrame{Type: typ, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("realtime: encode %q frame: %w", typ, err)
 	}
@@ -99,7 +99,7 @@ func parseClientFrame(b []byte) (clientFrame, *chat.Error) {
 
 // ackReply builds the reply to a message frame that the Sender accepted.
 func ackReply(id string, msg any) ([]byte, error) {
-	b, err := json.Marshal(outFrame{Type: typeAck, ID: id, Data: msg})
+	b, err := chat.Marshal(outFrame{Type: typeAck, ID: id, Data: msg})
 	if err != nil {
 		return nil, fmt.Errorf("realtime: encode ack: %w", err)
 	}
@@ -133,7 +133,7 @@ func errorReply(id string, err error) []byte {
 // mustMarshal marshals frames built only from strings and string maps,
 // which cannot fail.
 func mustMarshal(v any) []byte {
-	b, err := json.Marshal(v)
+	b, err := chat.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("realtime: marshal %T: %v", v, err))
 	}

@@ -42,6 +42,9 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 	}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		// A value the API layer might attach (a request id); the hub must
+		// pass request values on to the Sender.
+		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, "req-"+q.Get("uid")))
 		h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
 		h.returned <- struct{}{}
 	}))
@@ -113,6 +116,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+type requestKey struct{}
 
 type client struct {
 	t  *testing.T

@@ -34,20 +34,21 @@ type Hub struct {
 	presence Presence
 	log      *slog.Logger
 
-	// force is cancelled when Shutdown gives up waiting; every connection
-	// context and presence call derives from it.
+	// force is cancelled when Shutdown gives up waiting; presence calls
+	// derive from it, and connection contexts are cancelled along with it.
 	force       context.Context
 	forceCancel context.CancelFunc
 
 	nextID atomic.Uint64
 
 	mu      sync.RWMutex
-	users   map[userKey]*user // live connections by (app, uid); see user
-	nconns  int               // registered connections
-	nusers  int               // users with at least one registered connection
-	active  int               // Accept calls that have not returned
-	closed  bool              // Shutdown has begun; no new connections
-	drained chan struct{}     // closed once closed && active == 0
+	users   map[userKey]*user  // live connections by (app, uid); see user
+	all     map[*conn]struct{} // every connection from registration until Accept returns
+	nconns  int                // registered connections
+	nusers  int                // users with at least one registered connection
+	active  int                // Accept calls that have not returned
+	closed  bool               // Shutdown has begun; no new connections
+	drained chan struct{}      // closed once closed && active == 0
 }
 
 type userKey struct{ appID, uid string }
@@ -78,6 +79,7 @@ func New(cfg Config, sender Sender, presence Presence, logger *slog.Logger) *Hub
 		force:       force,
 		forceCancel: cancel,
 		users:       make(map[userKey]*user),
+		all:         make(map[*conn]struct{}),
 		drained:     make(chan struct{}),
 	}
 }
@@ -91,7 +93,7 @@ func (h *Hub) Publish(appID string, uids []string, frame []byte) {
 	var slow []*conn
 	h.mu.RLock()
 	for _, uid := range uids {
-		u := h.users[userKey{"app1", uid}]
+		u := h.users[userKey{appID, uid}]
 		if u == nil {
 			continue
 		}
@@ -104,7 +106,7 @@ func (h *Hub) Publish(appID string, uids []string, frame []byte) {
 	h.mu.RUnlock()
 	for _, c := range slow {
 		if h.drop(c, websocket.StatusPolicyViolation, reasonSlowConsumer) {
-			c.log.Warn("realtime: closing slow consumer", "queued", h.cfg.SendBuffer)
+			c.logger().Warn("realtime: closing slow consumer", "queued", h.cfg.SendBuffer)
 		}
 	}
 }
@@ -125,11 +127,16 @@ func (h *Hub) Stats() (conns, users int) {
 	return h.nconns, h.nusers
 }
 
-// Shutdown stops accepting connections, closes every live one with status
-// 1001 (going away) and waits until every Accept call has returned. If ctx
-// ends first it cancels what is still running (handlers, writes, presence
-// calls), which closes the remaining sockets without a handshake, and
-// returns ctx's error without waiting further. Calling it again waits again.
+// Shutdown stops accepting connections (new upgrades get 503), closes every
+// live one with status 1001 (going away) and waits until every Accept call
+// has returned. If ctx ends first it cancels Sender and presence calls,
+// has idle writers close their sockets without a handshake, and returns
+// ctx's error without waiting further; the remaining Accept calls then end
+// within the bounds of what they are doing (a write within WriteTimeout, a
+// ping within PongTimeout, a close handshake within the library's 5s to
+// write and 5s for the answer). Offline presence reports
+// cancelled this way are lost, so presence kept in a database should be
+// reset when the server starts. Calling Shutdown again waits again.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	wasClosed := h.closed
@@ -154,6 +161,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		h.forceCancel()
+		h.mu.RLock()
+		for c := range h.all {
+			c.cancel()
+		}
+		h.mu.RUnlock()
 		return fmt.Errorf("realtime: shutdown: %w", ctx.Err())
 	}
 }
@@ -201,6 +213,7 @@ func (h *Hub) register(c *conn) bool {
 	}
 	c.user = u
 	c.registered = true
+	h.all[c] = struct{}{}
 	u.conns = append(u.conns, c)
 	h.nconns++
 	if len(u.conns) == 1 {
@@ -209,9 +222,17 @@ func (h *Hub) register(c *conn) bool {
 	h.mu.Unlock()
 
 	if evicted != nil && evicted.requestClose(websocket.StatusPolicyViolation, reasonTooManyConns) {
-		evicted.log.Info("realtime: closing oldest connection of user", "max", h.cfg.MaxConnsPerUser)
+		evicted.logger().Info("realtime: closing oldest connection of user", "max", h.cfg.MaxConnsPerUser)
 	}
 	return true
+}
+
+// forget removes c from the set of connections Shutdown may cancel; Accept
+// calls it when c is done.
+func (h *Hub) forget(c *conn) {
+	h.mu.Lock()
+	delete(h.all, c)
+	h.mu.Unlock()
 }
 
 // unregisterLocked removes c from the registry; it is a no-op when c is not

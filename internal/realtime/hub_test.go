@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,10 +84,11 @@ func TestClientMessageAck(t *testing.T) {
 	t.Parallel()
 	type call struct {
 		appID, uid, body string
+		requestValue     any
 	}
 	calls := make(chan call, 1)
 	sender := senderFunc(func(ctx context.Context, appID, uid string, body json.RawMessage) (any, error) {
-		calls <- call{appID, uid, string(body)}
+		calls <- call{appID, uid, string(body), ctx.Value(requestKey{})}
 		return map[string]any{"id": "m1", "text": "hi"}, nil
 	})
 	h := newHarness(t, Config{}, sender, nil)
@@ -101,7 +103,7 @@ func TestClientMessageAck(t *testing.T) {
 		t.Errorf("ack data = %s, want %s", got, want)
 	}
 	got := <-calls
-	want := call{"app1", "alice", `{"receiver":"bob","receiverType":"user","data":{"text":"hi"}}`}
+	want := call{"app1", "alice", `{"receiver":"bob","receiverType":"user","data":{"text":"hi"}}`, "req-alice"}
 	if got != want {
 		t.Errorf("Sender called with %+v, want %+v", got, want)
 	}
@@ -381,6 +383,67 @@ func TestShutdown(t *testing.T) {
 	}
 	if resp == nil || resp.StatusCode != 503 {
 		t.Errorf("dial after Shutdown: %v, want a 503 response", err)
+	}
+}
+
+func TestShutdownDeadlineCancelsSender(t *testing.T) {
+	t.Parallel()
+	called := make(chan struct{})
+	cancelled := make(chan error, 1)
+	sender := senderFunc(func(ctx context.Context, _, _ string, _ json.RawMessage) (any, error) {
+		close(called)
+		<-ctx.Done() // a Sender stuck until its context ends
+		cancelled <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	h := newHarness(t, Config{}, sender, nil)
+	c := h.dial("app1", "alice")
+	frames := readInBackground(t, c)
+
+	c.send(`{"type":"message","id":"m1","data":{}}`)
+	select {
+	case <-called:
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender not called")
+	}
+
+	// The close handshake completes, but Accept cannot return while the
+	// Sender blocks; when the deadline passes Shutdown cancels it.
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want a deadline error", err)
+	}
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Sender context ended with %v, want Canceled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender context not cancelled by the Shutdown deadline")
+	}
+	h.waitReturned(1)
+	for f := range frames {
+		if f.Type == "ack" || f.Type == "error" {
+			t.Errorf("got a reply %s after the close", f.raw)
+		}
+	}
+}
+
+func TestPlainHTTPRequestRejected(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, nil, nil)
+	resp, err := h.srv.Client().Get(h.srv.URL + "/?app=app1&uid=alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("status = %d, want 426", resp.StatusCode)
+	}
+	h.waitReturned(1)
+	if conns, users := h.hub.Stats(); conns != 0 || users != 0 {
+		t.Errorf("Stats = %d, %d; want 0, 0", conns, users)
 	}
 }
 
