@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"parley/internal/chat"
+)
+
+const botColumns = `uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
+	secret, previous_secret, previous_secret_until, secret_rotated_at, max_in_flight, timeout_seconds,
+	health_state, health_reason, consecutive_failures, last_success_at, last_failure_at, failing_since, next_probe_at, probe_interval,
+	created_at, updated_at`
+
+// BotRow is a bot with the fields the API never shows.
+type BotRow struct {
+	chat.Bot
+	Secret              string
+	PreviousSecret      string
+	PreviousSecretUntil int64 // ms
+	NextProbeAt         int64 // ms
+	ProbeInterval       int64 // ms
+}
+
+func scanBot(row interface{ Scan(...any) error }) (*BotRow, error) {
+	b := &BotRow{}
+	h := &chat.BotHealth{}
+	var enabled, basic int
+	err := row.Scan(&b.UID, &b.WebhookURL, &b.GroupChatSetting, &enabled, &basic, &b.Username, &b.Password,
+		&b.Secret, &b.PreviousSecret, &b.PreviousSecretUntil, &b.SecretRotatedAt, &b.MaxInFlight, &b.TimeoutSeconds,
+		&h.State, &h.Reason, &h.ConsecutiveFails, &h.LastSuccessAt, &h.LastFailureAt, &h.FailingSince, &b.NextProbeAt, &b.ProbeInterval,
+		&b.CreatedAt, &b.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	b.Enabled, b.UseBasicAuth = enabled != 0, basic != 0
+	b.PasswordSet = b.Password != ""
+	h.NextProbeAt = b.NextProbeAt / 1000
+	b.Health = h
+	b.Secrets = []string{b.Secret}
+	if b.PreviousSecret != "" {
+		b.Secrets = append(b.Secrets, b.PreviousSecret)
+	}
+	return b, nil
+}
+
+// ErrBotNotFound is the error for a uid that is not a bot.
+func ErrBotNotFound(uid string) error {
+	return chat.Errorf(chat.KindNotFound, "ERR_BOT_NOT_FOUND", "The UID %s is not a bot.", uid)
+}
+
+// InsertBot creates a bot; a uid that is already a bot is
+// ERR_BOT_ALREADY_EXISTS.
+func (tx *Tx) InsertBot(ctx context.Context, appID string, b *BotRow) error {
+	_, err := tx.q.ExecContext(ctx, `INSERT INTO bots (app_id, uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
+		secret, max_in_flight, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		appID, b.UID, b.WebhookURL, b.GroupChatSetting, boolInt(b.Enabled), boolInt(b.UseBasicAuth), b.Username, b.Password,
+		b.Secret, b.MaxInFlight, b.TimeoutSeconds, b.CreatedAt)
+	if isUniqueViolation(err) {
+		return chat.Errorf(chat.KindConflict, "ERR_BOT_ALREADY_EXISTS", "The UID %s is already a bot.", b.UID)
+	}
+	return translate("insert bot", err)
+}
+
+// Bot returns one bot.
+func (tx *Tx) Bot(ctx context.Context, appID, uid string) (*BotRow, error) {
+	b, err := scanBot(tx.q.QueryRowContext(ctx, `SELECT `+botColumns+` FROM bots WHERE app_id = ? AND uid = ?`, appID, uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrBotNotFound(uid)
+	}
+	return b, translate("get bot", err)
+}
+
+// IsBot reports whether uid is a bot of the app.
+func (tx *Tx) IsBot(ctx context.Context, appID, uid string) (bool, error) {
+	var n int
+	err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM bots WHERE app_id = ? AND uid = ?`, appID, uid).Scan(&n)
+	return n > 0, translate("is bot", err)
+}
+
+// BotFilter selects bots in ListBots.
+type BotFilter struct {
+	SearchKey string // uid prefix
+	Page      Page
+}
+
+// ListBots returns a page of bots ordered by uid, and the total.
+func (tx *Tx) ListBots(ctx context.Context, appID string, f BotFilter) ([]BotRow, int, error) {
+	where := `app_id = ?`
+	args := []any{appID}
+	if f.SearchKey != "" {
+		where += ` AND uid LIKE ? ESCAPE '\'`
+		args = append(args, likePrefix(chat.NormalizeID(f.SearchKey)))
+	}
+	var total int
+	if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM bots WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, translate("count bots", err)
+	}
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+botColumns+` FROM bots WHERE `+where+` ORDER BY uid LIMIT ? OFFSET ?`,
+		append(args, f.Page.Limit(), f.Page.Offset())...)
+	if err != nil {
+		return nil, 0, translate("list bots", err)
+	}
+	defer rows.Close()
+	var out []BotRow
+	for rows.Next() {
+		b, err := scanBot(rows)
+		if err != nil {
+			return nil, 0, translate("list bots", err)
+		}
+		out = append(out, *b)
+	}
+	return out, total, translate("list bots", rows.Err())
+}
+
+// UpdateBot writes a bot's configuration (not its health or sequence).
+func (tx *Tx) UpdateBot(ctx context.Context, appID string, b *BotRow) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE bots SET webhook_url = ?, group_chat_setting = ?, enabled = ?, use_basic_auth = ?,
+		username = ?, password = ?, secret = ?, previous_secret = ?, previous_secret_until = ?, secret_rotated_at = ?,
+		max_in_flight = ?, timeout_seconds = ?, updated_at = ? WHERE app_id = ? AND uid = ?`,
+		b.WebhookURL, b.GroupChatSetting, boolInt(b.Enabled), boolInt(b.UseBasicAuth), b.Username, b.Password,
+		b.Secret, b.PreviousSecret, b.PreviousSecretUntil, b.SecretRotatedAt, b.MaxInFlight, b.TimeoutSeconds, b.UpdatedAt, appID, b.UID)
+	return translate("update bot", err)
+}
+
+// DeleteBot removes a bot and its deliveries; the user stays.
+func (tx *Tx) DeleteBot(ctx context.Context, appID, uid string) error {
+	if _, err := tx.q.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ? AND bot_uid = ?)`, appID, uid); err != nil {
+		return translate("delete bot attempts", err)
+	}
+	if _, err := tx.q.ExecContext(ctx, `DELETE FROM deliveries WHERE app_id = ? AND bot_uid = ?`, appID, uid); err != nil {
+		return translate("delete bot deliveries", err)
+	}
+	_, err := tx.q.ExecContext(ctx, `DELETE FROM bots WHERE app_id = ? AND uid = ?`, appID, uid)
+	return translate("delete bot", err)
+}
+
+// RelayCandidates returns the bots that may receive a message: for a 1:1
+// message the receiver if it is a bot; for a group message every bot that
+// is a member.
+func (tx *Tx) RelayCandidates(ctx context.Context, appID string, m *chat.Message) ([]chat.RelayCandidate, error) {
+	var rows *sql.Rows
+	var err error
+	if m.ReceiverType == chat.ReceiverUser {
+		rows, err = tx.q.QueryContext(ctx, `SELECT uid, enabled, group_chat_setting FROM bots WHERE app_id = ? AND uid = ?`, appID, m.Receiver)
+	} else {
+		rows, err = tx.q.QueryContext(ctx, `SELECT b.uid, b.enabled, b.group_chat_setting FROM bots b
+			JOIN group_members gm ON gm.app_id = b.app_id AND gm.uid = b.uid
+			WHERE b.app_id = ? AND gm.guid = ? ORDER BY b.uid`, appID, m.Receiver)
+	}
+	if err != nil {
+		return nil, translate("relay candidates", err)
+	}
+	defer rows.Close()
+	var out []chat.RelayCandidate
+	for rows.Next() {
+		var c chat.RelayCandidate
+		var enabled int
+		if err := rows.Scan(&c.UID, &enabled, &c.GroupChatSetting); err != nil {
+			return nil, translate("relay candidates", err)
+		}
+		c.Enabled = enabled != 0
+		out = append(out, c)
+	}
+	return out, translate("relay candidates", rows.Err())
+}
+
+// NextBotSeq increments and returns the bot's delivery sequence number.
+func (tx *Tx) NextBotSeq(ctx context.Context, appID, uid string) (int64, error) {
+	var seq int64
+	err := tx.q.QueryRowContext(ctx, `UPDATE bots SET seq = seq + 1 WHERE app_id = ? AND uid = ? RETURNING seq`, appID, uid).Scan(&seq)
+	return seq, translate("next bot sequence", err)
+}
+
+// BotHealthUpdate is the new health of a bot after an attempt or a probe.
+type BotHealthUpdate struct {
+	State            string
+	Reason           string
+	ConsecutiveFails int
+	LastSuccessAt    int64
+	LastFailureAt    int64
+	FailingSince     int64
+	NextProbeAt      int64 // ms
+	ProbeInterval    int64 // ms
+	Disable          bool  // also set enabled = 0 (410 Gone)
+}
+
+// SetBotHealth writes a bot's health.
+func (tx *Tx) SetBotHealth(ctx context.Context, appID, uid string, h BotHealthUpdate) error {
+	q := `UPDATE bots SET health_state = ?, health_reason = ?, consecutive_failures = ?, last_success_at = ?, last_failure_at = ?,
+		failing_since = ?, next_probe_at = ?, probe_interval = ?`
+	if h.Disable {
+		q += `, enabled = 0`
+	}
+	_, err := tx.q.ExecContext(ctx, q+` WHERE app_id = ? AND uid = ?`, h.State, h.Reason, h.ConsecutiveFails, h.LastSuccessAt,
+		h.LastFailureAt, h.FailingSince, h.NextProbeAt, h.ProbeInterval, appID, uid)
+	return translate("set bot health", err)
+}
