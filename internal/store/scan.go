@@ -60,3 +60,12 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// prefixColumns qualifies every column of a comma-separated list.
+func prefixColumns(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -53,7 +53,9 @@ CREATE TABLE deliveries (
     state            TEXT NOT NULL,                   -- pending | succeeded | failed
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
-    first_attempt_at INTEGER NOT NULL DEFAULT 0,
+    -- when the delivery entered (or re-entered, by retry or replay) the
+    -- queue; the retry window is measured from it
+    queued_at        INTEGER NOT NULL,
     lease_until      INTEGER NOT NULL DEFAULT 0,
     last_status      INTEGER NOT NULL DEFAULT 0,
     last_error_class TEXT NOT NULL DEFAULT '',

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"parley/internal/chat"
+)
+
+const deliveryColumns = `id, app_id, bot_uid, message_id, conversation_id, parent_id, hop, seq, webhook_id, kind, state, attempts,
+	next_attempt_at, queued_at, lease_until, last_status, last_error_class, last_error, reply_message_id, payload, created_at, completed_at`
+
+// deliveryColumnsPrefixed is deliveryColumns for the alias d.
+var deliveryColumnsPrefixed = prefixColumns("d.", deliveryColumns)
+
+func scanDelivery(row interface{ Scan(...any) error }) (*chat.Delivery, error) {
+	d := &chat.Delivery{}
+	var payload string
+	err := row.Scan(&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
+		&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
+		&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt)
+	d.Payload = json.RawMessage(payload)
+	return d, err
+}
+
+func errDeliveryNotFound(id int64) error {
+	return chat.Errorf(chat.KindNotFound, "ERR_DELIVERY_NOT_FOUND", "The delivery %d does not exist for this bot.", id)
+}
+
+// InsertDelivery queues a delivery; it sets d.ID.
+func (tx *Tx) InsertDelivery(ctx context.Context, d *chat.Delivery) error {
+	err := tx.q.QueryRowContext(ctx, `INSERT INTO deliveries (app_id, bot_uid, message_id, conversation_id, parent_id, hop, seq, webhook_id,
+		kind, state, next_attempt_at, queued_at, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		d.AppID, d.Bot, d.MessageID, d.ConversationID, d.ParentID, d.Hop, d.Seq, d.WebhookID, d.Kind, d.State, d.NextAttemptAt,
+		d.CreatedAt, string(d.Payload), d.CreatedAt).Scan(&d.ID)
+	return translate("insert delivery", err)
+}
+
+// LastRelayedHop returns the hop of the newest message relayed to bot in
+// the conversation; ok is false when none was.
+func (tx *Tx) LastRelayedHop(ctx context.Context, appID, bot, conversationID string) (hop int, ok bool, err error) {
+	err = tx.q.QueryRowContext(ctx, `SELECT hop FROM deliveries WHERE app_id = ? AND bot_uid = ? AND conversation_id = ? AND kind = 'message'
+		ORDER BY id DESC LIMIT 1`, appID, bot, conversationID).Scan(&hop)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return hop, err == nil, translate("last relayed hop", err)
+}
+
+// DueDelivery is a lane head ready to be attempted, with what the engine
+// needs of its bot.
+type DueDelivery struct {
+	chat.Delivery
+	BotEnabled bool
+	BotHealth  string
+	NextProbe  int64 // ms
+}
+
+// DueLaneHeads returns up to limit deliveries that are the oldest pending
+// one of their lane, due at nowMs and not leased, oldest due first.
+func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, limit int) ([]DueDelivery, error) {
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at
+		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
+		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until <= ?
+		  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.app_id = d.app_id AND x.bot_uid = d.bot_uid
+		              AND x.conversation_id = d.conversation_id AND x.state = 'pending')
+		ORDER BY d.next_attempt_at, d.id LIMIT ?`, nowMs, nowMs, limit)
+	if err != nil {
+		return nil, translate("due deliveries", err)
+	}
+	defer rows.Close()
+	var out []DueDelivery
+	for rows.Next() {
+		var dd DueDelivery
+		var enabled int
+		var payload string
+		d := &dd.Delivery
+		if err := rows.Scan(&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
+			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
+			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe); err != nil {
+			return nil, translate("due deliveries", err)
+		}
+		d.Payload = json.RawMessage(payload)
+		dd.BotEnabled = enabled != 0
+		out = append(out, dd)
+	}
+	return out, translate("due deliveries", rows.Err())
+}
+
+// NextDueAt returns the earliest next_attempt_at of a pending delivery, or
+// 0 when none is pending.
+func (tx *Tx) NextDueAt(ctx context.Context) (int64, error) {
+	var at sql.NullInt64
+	err := tx.q.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'`).Scan(&at)
+	return at.Int64, translate("next due delivery", err)
+}
+
+// LeaseDeliveries marks deliveries as taken until untilMs.
+func (tx *Tx) LeaseDeliveries(ctx context.Context, ids []int64, untilMs int64) error {
+	for _, id := range ids {
+		if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND state = 'pending'`, untilMs, id); err != nil {
+			return translate("lease delivery", err)
+		}
+	}
+	return nil
+}
+
+// ClearLeases releases every lease: on the start of a single node, leases
+// of the previous process are stale.
+func (tx *Tx) ClearLeases(ctx context.Context) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND lease_until <> 0`)
+	return translate("clear leases", err)
+}
+
+// AttemptResult is what one attempt changes on its delivery.
+type AttemptResult struct {
+	Attempt        chat.Attempt
+	State         string // the delivery's new state
+	NextAttemptAt int64  // ms, when State is pending
+}
+
+// RecordAttempt stores an attempt and updates its delivery.
+func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResult) error {
+	a := r.Attempt
+	headers, _ := json.Marshal(a.RequestHeaders) // map[string]string always marshals
+	if _, err := tx.q.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, status_code, error_class,
+		error, request_headers, response_body, response_truncated, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+		d.ID, a.N, a.StartedAt, a.LatencyMs, a.StatusCode, a.ErrorClass, a.Error, string(headers), a.ResponseBody,
+		boolInt(a.ResponseTruncated), a.NextAttemptAt); err != nil {
+		return translate("insert attempt", err)
+	}
+	completed := int64(0)
+	if r.State != chat.DeliveryPending {
+		completed = a.StartedAt + a.LatencyMs
+	}
+	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0,
+		last_status = ?, last_error_class = ?, last_error = ?, completed_at = ? WHERE id = ?`,
+		r.State, a.N, r.NextAttemptAt, a.StatusCode, a.ErrorClass, a.Error, completed, d.ID)
+	return translate("update delivery", err)
+}
+
+// FailDelivery ends a pending delivery without an attempt (bot disabled,
+// expired).
+func (tx *Tx) FailDelivery(ctx context.Context, id int64, class, reason string, atMs int64) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease_until = 0, last_error_class = ?, last_error = ?, completed_at = ?
+		WHERE id = ? AND state = 'pending'`, class, reason, atMs, id)
+	return translate("fail delivery", err)
+}
+
+// SetReplyMessage records the inline reply posted for a delivery. It
+// returns false when one was already recorded (the reply is posted once).
+func (tx *Tx) SetReplyMessage(ctx context.Context, deliveryID, messageID int64) (bool, error) {
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET reply_message_id = ? WHERE id = ? AND reply_message_id = 0`, messageID, deliveryID)
+	if err != nil {
+		return false, translate("set reply message", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReplyMessageOf returns the inline reply already posted for a delivery, or 0.
+func (tx *Tx) ReplyMessageOf(ctx context.Context, deliveryID int64) (int64, error) {
+	var id int64
+	err := tx.q.QueryRowContext(ctx, `SELECT reply_message_id FROM deliveries WHERE id = ?`, deliveryID).Scan(&id)
+	return id, translate("reply message of delivery", err)
+}
+
+// DeliveryFilter selects deliveries in ListDeliveries.
+type DeliveryFilter struct {
+	State   string
+	SinceMs int64
+	UntilMs int64
+	Page    Page
+}
+
+// ListDeliveries returns a page of a bot's deliveries, newest first, and the
+// total. Payloads are left out.
+func (tx *Tx) ListDeliveries(ctx context.Context, appID, bot string, f DeliveryFilter) ([]chat.Delivery, int, error) {
+	where := `app_id = ? AND bot_uid = ?`
+	args := []any{appID, bot}
+	if f.State != "" {
+		where += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	if f.SinceMs > 0 {
+		where += ` AND created_at >= ?`
+		args = append(args, f.SinceMs)
+	}
+	if f.UntilMs > 0 {
+		where += ` AND created_at <= ?`
+		args = append(args, f.UntilMs)
+	}
+	var total int
+	if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, translate("count deliveries", err)
+	}
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+		append(args, f.Page.Limit(), f.Page.Offset())...)
+	if err != nil {
+		return nil, 0, translate("list deliveries", err)
+	}
+	defer rows.Close()
+	var out []chat.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, 0, translate("list deliveries", err)
+		}
+		d.Payload = nil
+		out = append(out, *d)
+	}
+	return out, total, translate("list deliveries", rows.Err())
+}
+
+// Delivery returns one delivery of a bot with its attempts.
+func (tx *Tx) Delivery(ctx context.Context, appID, bot string, id int64) (*chat.Delivery, error) {
+	d, err := scanDelivery(tx.q.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ? AND app_id = ? AND bot_uid = ?`, id, appID, bot))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errDeliveryNotFound(id)
+	}
+	if err != nil {
+		return nil, translate("get delivery", err)
+	}
+	rows, err := tx.q.QueryContext(ctx, `SELECT attempt, started_at, latency_ms, status_code, error_class, error, request_headers, response_body,
+		response_truncated, next_attempt_at FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt`, id)
+	if err != nil {
+		return nil, translate("list attempts", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a chat.Attempt
+		var headers string
+		var truncated int
+		if err := rows.Scan(&a.N, &a.StartedAt, &a.LatencyMs, &a.StatusCode, &a.ErrorClass, &a.Error, &headers, &a.ResponseBody,
+			&truncated, &a.NextAttemptAt); err != nil {
+			return nil, translate("list attempts", err)
+		}
+		if headers != "" {
+			_ = json.Unmarshal([]byte(headers), &a.RequestHeaders) // written by RecordAttempt
+		}
+		a.ResponseTruncated = truncated != 0
+		d.AttemptLog = append(d.AttemptLog, a)
+	}
+	return d, translate("list attempts", rows.Err())
+}
+
+// RequeueDelivery makes a finished (or pending) delivery due at atMs again.
+// Its attempts so far are kept; the retry window restarts.
+func (tx *Tx) RequeueDelivery(ctx context.Context, appID, bot string, id, atMs int64) error {
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, queued_at = ?, lease_until = 0, completed_at = 0
+		WHERE id = ? AND app_id = ? AND bot_uid = ?`, atMs, atMs, id, appID, bot)
+	if err != nil {
+		return translate("requeue delivery", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errDeliveryNotFound(id)
+	}
+	return nil
+}
+
+// RequeueDeliveries makes every delivery of the bot in state since sinceMs
+// due at atMs again and returns how many.
+func (tx *Tx) RequeueDeliveries(ctx context.Context, appID, bot, state string, sinceMs, atMs int64) (int, error) {
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, queued_at = ?, lease_until = 0, completed_at = 0
+		WHERE app_id = ? AND bot_uid = ? AND state = ? AND created_at >= ?`, atMs, atMs, appID, bot, state, sinceMs)
+	if err != nil {
+		return 0, translate("requeue deliveries", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ExpireDeliveries fails pending deliveries queued before beforeMs and
+// returns how many.
+func (tx *Tx) ExpireDeliveries(ctx context.Context, beforeMs, nowMs int64) (int, error) {
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease_until = 0, last_error_class = 'expired',
+		last_error = 'not delivered within the retry window', completed_at = ?
+		WHERE state = 'pending' AND queued_at < ?`, nowMs, beforeMs)
+	if err != nil {
+		return 0, translate("expire deliveries", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// PendingCount returns how many deliveries of the bot are pending.
+func (tx *Tx) PendingCount(ctx context.Context, appID, bot string) (int, error) {
+	var n int
+	err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE app_id = ? AND bot_uid = ? AND state = 'pending'`, appID, bot).Scan(&n)
+	return n, translate("count pending deliveries", err)
+}
+
+// QueueStats returns how many deliveries are pending and the due time (ms)
+// of the oldest due one (0 when none is due).
+func (tx *Tx) QueueStats(ctx context.Context, nowMs int64) (pending int, oldestDueMs int64, err error) {
+	var oldest sql.NullInt64
+	err = tx.q.QueryRowContext(ctx, `SELECT count(*), min(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
+		FROM deliveries WHERE state = 'pending'`, nowMs).Scan(&pending, &oldest)
+	return pending, oldest.Int64, translate("queue stats", err)
+}
