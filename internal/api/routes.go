@@ -43,6 +43,20 @@ func (s *Server) routes() {
 	// Conversations and receipts.
 	// (conversations section)
 
+	// Custom bots and their delivery log.
+	s.handle("POST /v3/bots", fullAccess, s.createBot)
+	s.handle("GET /v3/bots", fullAccess, s.listBots)
+	s.handle("GET /v3/bots/{uid}", fullAccess, s.getBot)
+	s.handle("PUT /v3/bots/{uid}", fullAccess, s.updateBot)
+	s.handle("DELETE /v3/bots/{uid}", fullAccess, s.deleteBot)
+	s.handle("POST /v3/bots/{uid}/messages", fullAccess, s.botSend)
+	s.handle("POST /v3/bots/{uid}/secret", fullAccess, s.rotateBotSecret)
+	s.handle("POST /v3/bots/{uid}/test", fullAccess, s.testBot)
+	s.handle("GET /v3/bots/{uid}/deliveries", fullAccess, s.listDeliveries)
+	s.handle("POST /v3/bots/{uid}/deliveries/replay", fullAccess, s.replayDeliveries)
+	s.handle("GET /v3/bots/{uid}/deliveries/{id}", fullAccess, s.getDelivery)
+	s.handle("POST /v3/bots/{uid}/deliveries/{id}/retry", fullAccess, s.retryDelivery)
+
 	// Real time.
 	s.mux.HandleFunc("GET /v3/ws", s.websocket)
 

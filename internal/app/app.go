@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"parley/internal/chat"
 	"parley/internal/store"
@@ -27,27 +28,51 @@ type Config struct {
 	// MaxAuthTokens is how many tokens a user keeps; creating one more
 	// drops the oldest (CometChat: 100 active, rolling).
 	MaxAuthTokens int
+	// HopLimit bounds bot-to-bot chains (chat.DefaultHopLimit): messages
+	// at this hop or beyond are not relayed to bots.
+	HopLimit int
+	// PlainHTTPAllowed tells whether a callback host is in an
+	// operator-allowed range, where http (not only https) is accepted.
+	// nil allows none.
+	PlainHTTPAllowed func(host string) bool
+	// SecretRotationWindow is how long the previous signing secret keeps
+	// being used beside the new one after a rotation.
+	SecretRotationWindow time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
-func DefaultConfig() Config { return Config{MaxAuthTokens: 100} }
+func DefaultConfig() Config {
+	return Config{MaxAuthTokens: 100, HopLimit: chat.DefaultHopLimit, SecretRotationWindow: 24 * time.Hour}
+}
+
+// Notifier is woken after a commit that queued deliveries (the delivery
+// engine).
+type Notifier interface{ Wake() }
 
 // App runs the use cases.
 type App struct {
-	db  *store.DB
-	pub Publisher
-	log *slog.Logger
-	cfg Config
+	db     *store.DB
+	pub    Publisher
+	notify Notifier
+	log    *slog.Logger
+	cfg    Config
 }
 
 // New wires the use cases. pub may be nil until the hub exists; SetPublisher
 // sets it before serving.
 func New(db *store.DB, cfg Config, log *slog.Logger) *App {
-	return &App{db: db, cfg: cfg, log: log, pub: nopPublisher{}}
+	return &App{db: db, cfg: cfg, log: log, pub: nopPublisher{}, notify: nopNotifier{}}
 }
 
 // SetPublisher connects the real-time hub.
 func (a *App) SetPublisher(p Publisher) { a.pub = p }
+
+// SetNotifier connects the delivery engine.
+func (a *App) SetNotifier(n Notifier) { a.notify = n }
+
+type nopNotifier struct{}
+
+func (nopNotifier) Wake() {}
 
 type nopPublisher struct{}
 
@@ -62,11 +87,22 @@ type Caller struct {
 	KeyHash string // the API key used, if any
 	// OnBehalfOf is the acting user's uid (normalized), or "".
 	OnBehalfOf string
+	// Origin is where a message comes from, for the bot callback's
+	// origin.platform: OriginAPI (default), OriginWebSocket, OriginBot.
+	Origin string
 }
+
+// Origins of messages.
+const (
+	OriginAPI       = "API"
+	OriginWebSocket = "WEBSOCKET"
+	OriginBot       = "BOT"
+)
 
 // effects are collected inside a transaction and run only after it commits.
 type effects struct {
-	events []event
+	events     []event
+	deliveries bool // deliveries were queued: wake the engine
 }
 
 type event struct {
@@ -100,6 +136,9 @@ func (a *App) read(ctx context.Context, fn func(tx *store.Tx) error) error {
 }
 
 func (a *App) apply(fx *effects) {
+	if fx.deliveries {
+		a.notify.Wake()
+	}
 	for _, ev := range fx.events {
 		frame, err := chat.EncodeFrame(ev.typ, ev.data)
 		if err != nil {

@@ -208,7 +208,7 @@ type MultiSendResult struct {
 
 // SendMessage sends a message as the caller's onBehalfOf user.
 func (a *App) SendMessage(ctx context.Context, c Caller, in SendInput) (*chat.Message, error) {
-	return a.send(ctx, c, in, 0)
+	return a.send(ctx, c, in)
 }
 
 // SendMulti sends one message to each receiver of in.MultipleReceivers.
@@ -237,7 +237,7 @@ func (a *App) SendMulti(ctx context.Context, c Caller, in SendInput) (*MultiSend
 		one := func(rtype, receiver string, results map[string]SendResult) error {
 			m := *d
 			m.Receiver, m.ReceiverType = chat.NormalizeID(receiver), rtype
-			msg, err := a.sendTx(ctx, tx, fx, c.AppID, sender, &m)
+			msg, err := a.sendTx(ctx, tx, fx, c, sender, &m)
 			if ce := chat.AsError(err); ce != nil && ce.Kind != chat.KindInternal {
 				results[m.Receiver] = SendResult{Error: ce}
 				return nil
@@ -276,13 +276,13 @@ func (a *App) SendFromSocket(ctx context.Context, appID, uid string, body json.R
 		return nil, chat.Errorf(chat.KindInvalid, "ERR_BAD_REQUEST", "The message body is not a valid send request.")
 	}
 	if in.MultipleReceivers != nil {
-		return a.SendMulti(ctx, Caller{AppID: appID, OnBehalfOf: uid}, in)
+		return a.SendMulti(ctx, Caller{AppID: appID, OnBehalfOf: uid, Origin: OriginWebSocket}, in)
 	}
-	return a.SendMessage(ctx, Caller{AppID: appID, OnBehalfOf: uid}, in)
+	return a.SendMessage(ctx, Caller{AppID: appID, OnBehalfOf: uid, Origin: OriginWebSocket}, in)
 }
 
 // send validates and stores one message, then publishes it.
-func (a *App) send(ctx context.Context, c Caller, in SendInput, hop int) (*chat.Message, error) {
+func (a *App) send(ctx context.Context, c Caller, in SendInput) (*chat.Message, error) {
 	d, err := in.draft()
 	if err != nil {
 		return nil, err
@@ -296,7 +296,6 @@ func (a *App) send(ctx context.Context, c Caller, in SendInput, hop int) (*chat.
 		return nil, badMessage("ERR_INVALID_RECEIVER_TYPE", "The receiverType must be user or group.")
 	}
 	d.ReceiverType = rt
-	d.Hop = hop
 	var out *chat.Message
 	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
 		sender, err := actor(ctx, tx, c, true)
@@ -304,7 +303,7 @@ func (a *App) send(ctx context.Context, c Caller, in SendInput, hop int) (*chat.
 			return err
 		}
 		m := *d
-		out, err = a.sendTx(ctx, tx, fx, c.AppID, sender, &m)
+		out, err = a.sendTx(ctx, tx, fx, c, sender, &m)
 		return err
 	})
 	return out, err
@@ -313,8 +312,10 @@ func (a *App) send(ctx context.Context, c Caller, in SendInput, hop int) (*chat.
 // sendTx checks that sender may post m, stores it and queues its
 // publication. m has receiver, type, category and data set. An earlier
 // message of the sender with the same muid in the same conversation is
-// returned instead of storing a duplicate (a client's retry).
-func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, appID string, sender *chat.User, m *chat.Message) (*chat.Message, error) {
+// returned instead of storing a duplicate (a client's retry). The message's
+// deliveries to bots are queued in the same transaction.
+func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, sender *chat.User, m *chat.Message) (*chat.Message, error) {
+	appID := c.AppID
 	m.Sender = sender.UID
 	var audience []string
 	switch m.ReceiverType {
@@ -376,11 +377,17 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, appID strin
 			return nil, chat.Errorf(chat.KindInvalid, "ERR_MESSAGE_THREAD_NESTING", "Threads cannot be nested: message %d is itself a reply.", m.ParentID)
 		}
 	}
+	if err := a.setHop(ctx, tx, appID, m); err != nil {
+		return nil, err
+	}
 	m.SentAt, m.UpdatedAt = tx.Unix(), tx.Unix()
 	if err := tx.InsertMessage(ctx, appID, m); err != nil {
 		return nil, err
 	}
 	if err := a.render(ctx, tx, appID, nil, m); err != nil {
+		return nil, err
+	}
+	if err := a.relay(ctx, tx, fx, c, m); err != nil {
 		return nil, err
 	}
 	fx.publish(appID, chat.EventMessage, m, audience)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+
+	"parley/internal/webhook"
 )
 
 // Defaults.
@@ -21,6 +23,11 @@ const (
 type Serve struct {
 	Addr string // listen address, host:port
 	DB   string // database URL
+	// WebhookAllow lists address ranges (CIDRs) bot callbacks may reach
+	// although they are private or loopback; plain http is accepted there.
+	WebhookAllow string
+	// HopLimit bounds bot-to-bot chains; 0 means DefaultHopLimit.
+	HopLimit int
 }
 
 // DB is the configuration of commands that only need the database.
@@ -36,8 +43,15 @@ func BindServe(fs *flag.FlagSet, env Getenv) *Serve {
 	c := &Serve{}
 	fs.StringVar(&c.Addr, "addr", envOr(env, "PARLEY_ADDR", DefaultAddr), "listen address host:port (env PARLEY_ADDR)")
 	fs.StringVar(&c.DB, "db", envOr(env, "PARLEY_DB", DefaultDB), "database URL, sqlite:PATH (env PARLEY_DB)")
+	fs.StringVar(&c.WebhookAllow, "webhook-allow", envOr(env, "PARLEY_WEBHOOK_ALLOW", ""),
+		"CIDR[,CIDR...] private or loopback ranges bot callbacks may reach, with plain http (env PARLEY_WEBHOOK_ALLOW)")
+	hop, _ := strconv.Atoi(envOr(env, "PARLEY_BOT_HOP_LIMIT", strconv.Itoa(DefaultHopLimit)))
+	fs.IntVar(&c.HopLimit, "bot-hop-limit", hop, "bot-to-bot messages relayed in a chain before it stops (env PARLEY_BOT_HOP_LIMIT)")
 	return c
 }
+
+// DefaultHopLimit is the default of --bot-hop-limit.
+const DefaultHopLimit = 3
 
 // BindDB registers the --db flag.
 func BindDB(fs *flag.FlagSet, env Getenv) *DB {
@@ -62,6 +76,12 @@ func (c *Serve) Validate() error {
 	}
 	if c.DB == "" {
 		return errors.New("--db is empty")
+	}
+	if c.HopLimit < 0 || c.HopLimit > 100 {
+		return fmt.Errorf("invalid --bot-hop-limit %d: must be from 1 to 100", c.HopLimit)
+	}
+	if _, err := webhook.ParseAllowList(c.WebhookAllow); err != nil {
+		return fmt.Errorf("invalid --webhook-allow: %v", err)
 	}
 	return nil
 }

@@ -31,12 +31,21 @@ type env struct {
 // stops when the test ends.
 func start(t *testing.T) *env {
 	t.Helper()
+	return startWith(t, nil, Options{})
+}
+
+// startWith is start with the configuration changed by edit and options.
+func startWith(t *testing.T, edit func(*config.Serve), opt Options) *env {
+	t.Helper()
 	cfg := config.Serve{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "parley.db")}
+	if edit != nil {
+		edit(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv, err := Open(t.Context(), cfg, log)
+	srv, err := OpenWith(t.Context(), cfg, log, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

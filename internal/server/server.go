@@ -15,8 +15,11 @@ import (
 	"parley/internal/api"
 	"parley/internal/app"
 	"parley/internal/config"
+	"parley/internal/dispatch"
 	"parley/internal/realtime"
 	"parley/internal/store"
+	"parley/internal/version"
+	"parley/internal/webhook"
 )
 
 // Shutdown bounds: how long in-flight requests and WebSocket connections get
@@ -30,11 +33,13 @@ const (
 // FirstAppName is the name of the app created on the very first start.
 const FirstAppName = "My first app"
 
-// Server is a running parley: listener, HTTP server, hub, use cases, store.
+// Server is a running parley: listener, HTTP server, hub, delivery engine,
+// use cases, store.
 type Server struct {
 	DB       *store.DB
 	App      *app.App
 	Hub      *realtime.Hub
+	Engine   *dispatch.Engine
 	FirstApp *app.NewApp // set when this start created the first app
 
 	log  *slog.Logger
@@ -45,6 +50,17 @@ type Server struct {
 // Open prepares a server: it opens and migrates the database, creates the
 // first app when there is none, and binds the listen address. Run serves.
 func Open(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, error) {
+	return OpenWith(ctx, cfg, log, Options{})
+}
+
+// Options tune what the command line does not expose (tests shorten the
+// delivery engine's timings with them).
+type Options struct {
+	Dispatch dispatch.Config
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -53,9 +69,24 @@ func Open(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s := &Server{DB: db, log: log}
-	s.App = app.New(db, app.DefaultConfig(), log)
+	allow, _ := webhook.ParseAllowList(cfg.WebhookAllow) // validated above
+	guard := webhook.NewGuard(allow)
+	acfg := app.DefaultConfig()
+	if cfg.HopLimit > 0 {
+		acfg.HopLimit = cfg.HopLimit
+	}
+	acfg.PlainHTTPAllowed = func(host string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return guard.AllowsPlainHTTP(ctx, host, nil)
+	}
+	s.App = app.New(db, acfg, log)
 	s.Hub = realtime.New(realtime.Config{}, s.App, s.App, log)
 	s.App.SetPublisher(s.Hub)
+	dcfg := opt.Dispatch
+	dcfg.UserAgent = "parley/" + version.Version
+	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, nil, log)
+	s.App.SetNotifier(s.Engine)
 	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create the first app: %w", err)
@@ -95,6 +126,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- s.Engine.Run(engineCtx) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -106,6 +140,12 @@ func (s *Server) Run(ctx context.Context) error {
 	err := s.http.Shutdown(sctx)
 	if serveErr == nil {
 		<-errc // Serve returns ErrServerClosed once Shutdown begins
+	}
+	// The engine stops claiming and lets attempts in flight finish (each
+	// within its timeout) before the database closes.
+	stopEngine()
+	if eerr := <-engineDone; eerr != nil {
+		err = errors.Join(err, fmt.Errorf("delivery engine: %w", eerr))
 	}
 	if herr := s.Hub.Shutdown(sctx); herr != nil {
 		err = errors.Join(err, fmt.Errorf("close websockets: %w", herr))

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+
+	"parley/internal/chat"
+	"parley/internal/store"
+	"parley/internal/webhook"
+)
+
+// Callback is the body parley POSTs to a bot: CometChat's after_message
+// payload (spec section 2.2).
+type Callback struct {
+	Trigger        string         `json:"trigger"`
+	Data           *chat.Message  `json:"data"`
+	AppID          string         `json:"appId"`
+	Region         string         `json:"region"`
+	ChatAPIVersion string         `json:"chatAPIVersion"`
+	Origin         CallbackOrigin `json:"origin"`
+	Bot            string         `json:"bot"`
+}
+
+// CallbackOrigin says where the message came from.
+type CallbackOrigin struct {
+	Platform string `json:"platform"`
+}
+
+// ChatAPIVersion is the API version named in callbacks.
+const ChatAPIVersion = "3.0"
+
+// setHop gives a bot's message its place in a bot-to-bot chain: one more
+// than the newest message relayed to that bot in the conversation (1 when
+// the bot speaks first). Humans' messages are hop 0.
+func (a *App) setHop(ctx context.Context, tx *store.Tx, appID string, m *chat.Message) error {
+	isBot, err := tx.IsBot(ctx, appID, m.Sender)
+	if err != nil || !isBot {
+		return err
+	}
+	hop, ok, err := tx.LastRelayedHop(ctx, appID, m.Sender, m.ConversationID)
+	if err != nil {
+		return err
+	}
+	m.Hop = 1
+	if ok {
+		m.Hop = hop + 1
+	}
+	return nil
+}
+
+// relay queues one delivery per bot that must receive m, in the
+// transaction that stores m: a message is never stored without its
+// deliveries, nor a delivery without its message.
+func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m *chat.Message) error {
+	cands, err := tx.RelayCandidates(ctx, c.AppID, m)
+	if err != nil || len(cands) == 0 {
+		return err
+	}
+	targets := chat.RelayTargets(m, cands, a.cfg.HopLimit)
+	if len(targets) == 0 {
+		return nil
+	}
+	ap, err := tx.App(ctx, c.AppID)
+	if err != nil {
+		return err
+	}
+	origin := c.Origin
+	if origin == "" {
+		origin = OriginAPI
+	}
+	now := tx.Now.UnixMilli()
+	for _, bot := range targets {
+		body, err := chat.Marshal(Callback{Trigger: "after_message", Data: m, AppID: c.AppID, Region: ap.Region,
+			ChatAPIVersion: ChatAPIVersion, Origin: CallbackOrigin{Platform: origin}, Bot: bot})
+		if err != nil {
+			return err
+		}
+		seq, err := tx.NextBotSeq(ctx, c.AppID, bot)
+		if err != nil {
+			return err
+		}
+		d := &chat.Delivery{AppID: c.AppID, Bot: bot, MessageID: m.ID, ConversationID: m.ConversationID, ParentID: m.ParentID,
+			Hop: m.Hop, Seq: seq, WebhookID: webhook.NewMessageID(), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending,
+			NextAttemptAt: now, CreatedAt: now, Payload: body}
+		if err := tx.InsertDelivery(ctx, d); err != nil {
+			return err
+		}
+	}
+	fx.deliveries = true
+	return nil
+}

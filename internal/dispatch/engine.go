@@ -1,0 +1,289 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"parley/internal/app"
+	"parley/internal/chat"
+	"parley/internal/webhook"
+)
+
+// Config holds the engine's limits. Zero fields take the defaults.
+type Config struct {
+	// Workers bounds attempts in flight over all bots; due deliveries
+	// beyond it wait for the next round.
+	Workers int
+	// MaxInFlight is the default per-bot cap on attempts in flight.
+	MaxInFlight int
+	// Timeout is the default per-attempt timeout.
+	Timeout time.Duration
+	// Lease is how long past its timeout a claimed delivery stays taken;
+	// after that another round (or node) may claim it again.
+	Lease time.Duration
+	// Batch bounds how many due deliveries one round reads.
+	Batch int
+	// Poll bounds how long the engine sleeps without a wake-up, so a lost
+	// wake-up or a clock jump costs at most this much delay.
+	Poll time.Duration
+	// Maintenance is the period of the expiry sweep.
+	Maintenance time.Duration
+	// MaxResponseBytes bounds what is read of a bot's answer.
+	MaxResponseBytes int64
+	// Retry schedules retries; Health decides failing and probes.
+	Retry  webhook.Policy
+	Health chat.HealthPolicy
+	// UserAgent is sent on every request.
+	UserAgent string
+}
+
+// Defaults of Config.
+const (
+	DefaultWorkers     = 256
+	DefaultMaxInFlight = 16
+	DefaultLease       = 30 * time.Second
+	DefaultBatch       = 512
+	DefaultPoll        = time.Second
+	DefaultMaintenance = time.Minute
+	// storedBodyBytes bounds the response body kept with an attempt.
+	storedBodyBytes = 4 << 10
+)
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = webhook.DefaultTimeout
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.Poll <= 0 {
+		c.Poll = DefaultPoll
+	}
+	if c.Maintenance <= 0 {
+		c.Maintenance = DefaultMaintenance
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = webhook.DefaultMaxResponseBytes
+	}
+	if c.Retry == (webhook.Policy{}) {
+		c.Retry = webhook.DefaultPolicy()
+	}
+	if c.Health == (chat.HealthPolicy{}) {
+		c.Health = chat.DefaultHealthPolicy()
+	}
+	return c
+}
+
+type laneKey struct{ app, bot, conv string }
+type botKey struct{ app, bot string }
+
+// Engine delivers queued deliveries.
+type Engine struct {
+	app     *app.App
+	client  *http.Client
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics
+
+	wake chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	lanes    map[laneKey]bool // lanes with an attempt in flight
+	inflight map[botKey]int   // attempts in flight per bot
+	probing  map[botKey]bool  // failing bots with a probe in flight
+	total    int
+}
+
+// New returns an engine that uses client (webhook.NewClient: the SSRF
+// guard lives there) for every request. metrics may be nil.
+func New(a *app.App, client *http.Client, cfg Config, metrics *Metrics, log *slog.Logger) *Engine {
+	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics,
+		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{}}
+}
+
+// Wake makes the engine look for due deliveries now. It never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the attempts in flight.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.wg.Wait()
+	if err := e.app.ReleaseAllLeases(ctx); err != nil {
+		return err
+	}
+	maint := time.NewTicker(e.cfg.Maintenance)
+	defer maint.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		e.runOnce(ctx)
+		timer.Reset(e.sleep(ctx))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-timer.C:
+		case <-maint.C:
+			e.maintain(ctx)
+		}
+	}
+}
+
+// sleep is how long to wait for the next due delivery, at most Poll.
+func (e *Engine) sleep(ctx context.Context) time.Duration {
+	next, err := e.app.NextDueAt(ctx)
+	if err != nil || next.IsZero() {
+		return e.cfg.Poll
+	}
+	return min(max(next.Sub(e.now()), time.Millisecond), e.cfg.Poll)
+}
+
+// maintain fails deliveries older than the retry window.
+func (e *Engine) maintain(ctx context.Context) {
+	n, err := e.app.ExpireDeliveries(ctx, e.cfg.Retry.MaxAge)
+	if err != nil {
+		e.log.Warn("dispatch: expire deliveries", "err", err)
+	} else if n > 0 {
+		e.log.Info("dispatch: expired deliveries", "count", n)
+	}
+	if e.metrics != nil {
+		if pending, oldest, err := e.app.QueueStats(ctx); err == nil {
+			e.metrics.observeQueue(pending, oldest)
+		}
+	}
+}
+
+// runOnce claims what is due and can start now, and starts it. It returns
+// how many attempts it started.
+func (e *Engine) runOnce(ctx context.Context) int {
+	now := e.now()
+	due, err := e.app.DueDeliveries(ctx, now, e.cfg.Batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("dispatch: read due deliveries", "err", err)
+		}
+		return 0
+	}
+	targets := map[botKey]*app.DeliveryTarget{}
+	var claimed []claim
+	e.mu.Lock()
+	for i := range due {
+		dd := &due[i]
+		d := &dd.Delivery
+		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{d.AppID, d.Bot}
+		if e.lanes[lane] || e.total >= e.cfg.Workers {
+			continue
+		}
+		if d.Kind != chat.DeliveryKindTest && (!dd.BotEnabled || dd.BotHealth == chat.HealthDisabled) {
+			e.mu.Unlock()
+			if err := e.app.FailDelivery(ctx, d.ID, "bot_disabled", "the bot is disabled; replay the delivery after enabling it"); err != nil {
+				e.log.Warn("dispatch: fail delivery of a disabled bot", "delivery", d.ID, "err", err)
+			}
+			e.mu.Lock()
+			continue
+		}
+		probe := false
+		if dd.BotHealth == chat.HealthFailing && d.Kind != chat.DeliveryKindTest {
+			if e.probing[bot] || now.UnixMilli() < dd.NextProbe {
+				continue
+			}
+			probe = true
+		}
+		t, ok := targets[bot]
+		if !ok {
+			e.mu.Unlock()
+			t, err = e.app.DeliveryTarget(ctx, d.AppID, d.Bot)
+			e.mu.Lock()
+			if err != nil {
+				continue // deleted meanwhile, or the database is failing: next round
+			}
+			targets[bot] = t
+		}
+		limit := e.cfg.MaxInFlight
+		if t.MaxInFlight > 0 {
+			limit = t.MaxInFlight
+		}
+		if e.inflight[bot] >= limit {
+			continue
+		}
+		e.lanes[lane] = true
+		e.inflight[bot]++
+		e.total++
+		if probe {
+			e.probing[bot] = true
+		}
+		claimed = append(claimed, claim{d: *d, target: t, probe: probe})
+	}
+	e.mu.Unlock()
+	if len(claimed) == 0 {
+		return 0
+	}
+	ids := make([]int64, len(claimed))
+	maxTimeout := e.cfg.Timeout
+	for i, c := range claimed {
+		ids[i] = c.d.ID
+		maxTimeout = max(maxTimeout, c.target.Timeout)
+	}
+	if err := e.app.LeaseDeliveries(ctx, ids, now.Add(maxTimeout+e.cfg.Lease)); err != nil {
+		e.log.Warn("dispatch: lease deliveries", "err", err)
+		for _, c := range claimed {
+			e.release(c)
+		}
+		return 0
+	}
+	for _, c := range claimed {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer e.release(c)
+			e.attempt(context.WithoutCancel(ctx), c)
+		}()
+	}
+	return len(claimed)
+}
+
+// claim is one delivery taken for an attempt.
+type claim struct {
+	d      chat.Delivery
+	target *app.DeliveryTarget
+	probe  bool
+}
+
+// release returns a claim's lane and slots, and wakes the loop: the lane's
+// next delivery may be due.
+func (e *Engine) release(c claim) {
+	e.mu.Lock()
+	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{c.d.AppID, c.d.Bot}
+	delete(e.lanes, lane)
+	if e.inflight[bot]--; e.inflight[bot] <= 0 {
+		delete(e.inflight, bot)
+	}
+	if c.probe {
+		delete(e.probing, bot)
+	}
+	e.total--
+	e.mu.Unlock()
+	e.Wake()
+}
+
+// jitter is the random source of the retry policy's full jitter.
+func jitter() float64 { return rand.Float64() }
