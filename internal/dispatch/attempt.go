@@ -59,6 +59,12 @@ func (e *Engine) attempt(ctx context.Context, c claim) {
 	}
 	if e.metrics != nil {
 		e.metrics.observeAttempt(d.Bot, report.Outcome, time.Duration(a.LatencyMs)*time.Millisecond)
+		switch {
+		case report.Outcome == chat.OutcomeSuccess:
+			e.metrics.observeCompleted(d.Bot, chat.DeliverySucceeded)
+		case report.NextAttemptAt.IsZero():
+			e.metrics.observeCompleted(d.Bot, chat.DeliveryFailed)
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

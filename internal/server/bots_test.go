@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -492,4 +493,32 @@ func TestBotTestEvent(t *testing.T) {
 		t.Fatal("test event not signed")
 	}
 	e.waitDelivery("tester", fmt.Sprint(d.Data()["id"]), func(d map[string]any) bool { return d["state"] == "succeeded" })
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := startBots(t)
+	fb := newFakeBot(t)
+	e.bot("counted", fb, nil)
+	e.user("alice")
+	e.say("alice", "counted", "hi")
+	fb.next()
+	e.waitBot("counted", func(b map[string]any) bool { return dig(b, "health.lastSuccessAt") != nil })
+	res, err := http.Get(e.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`parley_delivery_attempts_total{bot="counted",outcome="success"} 1`,
+		`parley_delivery_attempt_duration_seconds_count{outcome="success"} 1`,
+		`parley_deliveries_total{bot="counted",state="succeeded"} 1`,
+		"parley_delivery_queue_depth 0",
+		"parley_delivery_oldest_due_seconds 0",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

@@ -42,9 +42,10 @@ type Server struct {
 	Engine   *dispatch.Engine
 	FirstApp *app.NewApp // set when this start created the first app
 
-	log  *slog.Logger
-	ln   net.Listener
-	http *http.Server
+	log     *slog.Logger
+	ln      net.Listener
+	http    *http.Server
+	metrics *metrics
 }
 
 // Open prepares a server: it opens and migrates the database, creates the
@@ -85,7 +86,8 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	s.App.SetPublisher(s.Hub)
 	dcfg := opt.Dispatch
 	dcfg.UserAgent = "parley/" + version.Version
-	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, nil, log)
+	s.metrics = newMetrics(s.App)
+	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, s.metrics.dispatch(), log)
 	s.App.SetNotifier(s.Engine)
 	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
 		db.Close()
@@ -110,6 +112,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a := api.New(s.App, s.Hub, s.log)
 	mux.Handle("/", a)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n")) //nolint:errcheck
