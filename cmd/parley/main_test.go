@@ -148,13 +148,13 @@ func (b *syncBuffer) String() string {
 var urlLine = regexp.MustCompile(`url=(http://[0-9.:]+)`)
 
 // startBinary starts the binary on a free port and waits until it serves.
-func startBinary(t *testing.T, db string) *proc {
+func startBinary(t *testing.T, db string, extra ...string) *proc {
 	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, extra...)...)
 	cmd.Dir = t.TempDir()
 	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
@@ -330,3 +330,5 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("no exit within 15 s of SIGTERM")
 	}
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
