@@ -468,4 +468,3 @@ func (a *App) render(ctx context.Context, tx *store.Tx, appID string, viewer *ch
 	}
 	return nil
 }
-

@@ -64,7 +64,10 @@ func startWith(t *testing.T, edit func(*config.Serve), opt Options) *env {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // resp is a decoded API answer.
 type resp struct {

@@ -116,7 +116,7 @@ func (tx *Tx) ClearLeases(ctx context.Context) error {
 
 // AttemptResult is what one attempt changes on its delivery.
 type AttemptResult struct {
-	Attempt        chat.Attempt
+	Attempt       chat.Attempt
 	State         string // the delivery's new state
 	NextAttemptAt int64  // ms, when State is pending
 }
