@@ -179,6 +179,12 @@ func ParseCategory(s string) (string, bool) {
 	return parseEnum(s, CategoryMessage, CategoryCustom, CategoryInteractive)
 }
 
+// ParseAnyCategory returns the canonical spelling of any stored category
+// (including action and call), for list filters.
+func ParseAnyCategory(s string) (string, bool) {
+	return parseEnum(s, CategoryMessage, CategoryCustom, CategoryAction, CategoryCall, CategoryInteractive)
+}
+
 // ParseMessageType returns the canonical type of a "message" category
 // message, case-insensitively.
 func ParseMessageType(s string) (string, bool) {
