@@ -39,6 +39,14 @@ func (s *Server) routes() {
 	// Messages and threads.
 	s.handle("POST /v3/messages", fullAccess, s.sendMessage)
 	// (messages section)
+	s.handle("GET /v3/messages", fullAccess, s.listMessages)
+	s.handle("GET /v3/messages/{id}", fullAccess, s.getMessage)
+	s.handle("PUT /v3/messages/{id}", fullAccess, s.editMessage)
+	s.handle("DELETE /v3/messages/{id}", fullAccess, s.deleteMessage)
+	s.handle("POST /v3/messages/{id}/thread", fullAccess, s.sendThreadMessage)
+	s.handle("GET /v3/messages/{id}/thread", fullAccess, s.listThread)
+	s.handle("GET /v3/users/{uid}/messages", fullAccess, s.listUserMessages)
+	s.handle("GET /v3/groups/{guid}/messages", fullAccess, s.listGroupMessages)
 
 	// Conversations and receipts.
 	// (conversations section)
