@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"parley/internal/chat"
+)
 
 // routes is the index of the API: every path parley serves is here.
 func (s *Server) routes() {
@@ -50,6 +54,13 @@ func (s *Server) routes() {
 
 	// Conversations and receipts.
 	// (conversations section)
+	s.handle("GET /v3/conversations", fullAccess, s.listConversations)
+	s.handle("GET /v3/users/{uid}/conversation", fullAccess, s.getUserConversation)
+	s.handle("GET /v3/groups/{guid}/conversation", fullAccess, s.getGroupConversation)
+	s.handle("POST /v3/users/{uid}/conversation/read", fullAccess, s.markUser(chat.ReceiptRead))
+	s.handle("POST /v3/users/{uid}/conversation/delivered", fullAccess, s.markUser(chat.ReceiptDelivered))
+	s.handle("POST /v3/groups/{guid}/conversation/read", fullAccess, s.markGroup(chat.ReceiptRead))
+	s.handle("POST /v3/groups/{guid}/conversation/delivered", fullAccess, s.markGroup(chat.ReceiptDelivered))
 
 	// Real time.
 	s.mux.HandleFunc("GET /v3/ws", s.websocket)

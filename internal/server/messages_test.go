@@ -407,6 +407,11 @@ func TestDeleteMessage(t *testing.T) {
 		str(on, "deletedBy") != "app_system" {
 		t.Fatalf("permanent delete frame must identify the message without its content: %v", f.Data)
 	}
+	// The conversation's last message falls back to the newest one left.
+	conv := e.must("GET", "/v3/users/bob/conversation", nil, as("alice")).Data()
+	if str(conv, "lastMessage.id") != soft {
+		t.Fatalf("last message after permanent delete: %v", conv["lastMessage"])
+	}
 	// ?permanent=true works as well as the body.
 	e.must("DELETE", "/v3/messages/"+keep+"?permanent=true", nil, as("alice"))
 	e.fails(http.StatusNotFound, "ERR_MESSAGE_ID_NOT_FOUND", "GET", "/v3/messages/"+keep, nil, nil)
