@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"parley/internal/chat"
+)
 
 // routes is the index of the API: every path parley serves is here.
 func (s *Server) routes() {
@@ -39,9 +43,24 @@ func (s *Server) routes() {
 	// Messages and threads.
 	s.handle("POST /v3/messages", fullAccess, s.sendMessage)
 	// (messages section)
+	s.handle("GET /v3/messages", fullAccess, s.listMessages)
+	s.handle("GET /v3/messages/{id}", fullAccess, s.getMessage)
+	s.handle("PUT /v3/messages/{id}", fullAccess, s.editMessage)
+	s.handle("DELETE /v3/messages/{id}", fullAccess, s.deleteMessage)
+	s.handle("POST /v3/messages/{id}/thread", fullAccess, s.sendThreadMessage)
+	s.handle("GET /v3/messages/{id}/thread", fullAccess, s.listThread)
+	s.handle("GET /v3/users/{uid}/messages", fullAccess, s.listUserMessages)
+	s.handle("GET /v3/groups/{guid}/messages", fullAccess, s.listGroupMessages)
 
 	// Conversations and receipts.
 	// (conversations section)
+	s.handle("GET /v3/conversations", fullAccess, s.listConversations)
+	s.handle("GET /v3/users/{uid}/conversation", fullAccess, s.getUserConversation)
+	s.handle("GET /v3/groups/{guid}/conversation", fullAccess, s.getGroupConversation)
+	s.handle("POST /v3/users/{uid}/conversation/read", fullAccess, s.markUser(chat.ReceiptRead))
+	s.handle("POST /v3/users/{uid}/conversation/delivered", fullAccess, s.markUser(chat.ReceiptDelivered))
+	s.handle("POST /v3/groups/{guid}/conversation/read", fullAccess, s.markGroup(chat.ReceiptRead))
+	s.handle("POST /v3/groups/{guid}/conversation/delivered", fullAccess, s.markGroup(chat.ReceiptDelivered))
 
 	// Custom bots and their delivery log.
 	s.handle("POST /v3/bots", fullAccess, s.createBot)

@@ -179,6 +179,12 @@ func ParseCategory(s string) (string, bool) {
 	return parseEnum(s, CategoryMessage, CategoryCustom, CategoryInteractive)
 }
 
+// ParseAnyCategory returns the canonical spelling of any stored category
+// (including action and call), for list filters.
+func ParseAnyCategory(s string) (string, bool) {
+	return parseEnum(s, CategoryMessage, CategoryCustom, CategoryAction, CategoryCall, CategoryInteractive)
+}
+
 // ParseMessageType returns the canonical type of a "message" category
 // message, case-insensitively.
 func ParseMessageType(s string) (string, bool) {
@@ -186,8 +192,10 @@ func ParseMessageType(s string) (string, bool) {
 }
 
 // ParseMentions returns the uids mentioned in text with the token
-// <@uid:UID>, lower-cased, each once, in order of first appearance.
-// Malformed tokens are ignored.
+// <@uid:UID>, lower-cased, each once, in order of first appearance. The
+// token is exact: no spaces inside, and the uid is matched in ASCII case
+// only (so the uid found is always in the text, whatever the case), as the
+// relay rules look for <@uid:BOT_UID>. Malformed tokens are ignored.
 func ParseMentions(text string) []string {
 	var out []string
 	for {
@@ -200,14 +208,31 @@ func ParseMentions(text string) []string {
 		if j < 0 {
 			return out
 		}
-		uid := NormalizeID(text[:j])
-		if ValidID(uid) && !contains(out, uid) {
-			out = append(out, uid)
+		if uid := lowerASCII(text[:j]); ValidID(uid) {
+			if !contains(out, uid) {
+				out = append(out, uid)
+			}
 			text = text[j+1:]
 		}
 		// A malformed token: continue scanning right after "<@uid:", so a
 		// valid token nested in the garbage is still found.
 	}
+}
+
+// lowerASCII lower-cases A-Z and leaves every other byte alone.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for k := i; k < len(b); k++ {
+				if b[k] >= 'A' && b[k] <= 'Z' {
+					b[k] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 func contains(list []string, s string) bool {

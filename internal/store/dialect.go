@@ -107,3 +107,10 @@ func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
+
+// jsonText is the SQL expression for the string at the top-level key of a
+// JSON object stored as TEXT in col (NULL when absent). SQLite's JSON1;
+// PostgreSQL will be (col::jsonb ->> 'key').
+func jsonText(col, key string) string {
+	return "json_extract(" + col + ", '$." + key + "')"
+}
