@@ -112,4 +112,3 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.hub.Accept(w, r, appIDOf(r), uid)
 }
-

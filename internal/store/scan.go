@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// encodeTags stores a tag list as a JSON array; nil and empty are ''.
+// encodeTags stores a tag list as a JSON array; nil and empty are ”.
 func encodeTags(tags []string) string {
 	if len(tags) == 0 {
 		return ""
