@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// encodeTags stores a tag list as a JSON array; nil and empty are ”.
+// encodeTags stores a tag list as a JSON array; nil and empty are stored
+// as the empty string.
 func encodeTags(tags []string) string {
 	if len(tags) == 0 {
 		return ""
