@@ -95,7 +95,7 @@ func errBannedMember(uid, guid string) error {
 }
 
 func errNotAMember(uid, guid string) error {
-	return chat.Errorf(chat.KindNotFound, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
+	return chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
 }
 
 // activeUser is tx.ActiveUser for a uid from a request, which may not

@@ -114,7 +114,7 @@ func TestGroupMembers(t *testing.T) {
 	e.fails(http.StatusConflict, "ERR_SAME_SCOPE", "PUT", "/v3/groups/team/members/carol", map[string]any{"scope": "moderator"}, nil)
 	e.fails(http.StatusBadRequest, "ERR_BAD_REQUEST", "PUT", "/v3/groups/team/members/carol", map[string]any{"scope": "owner"}, nil)
 	e.fails(http.StatusBadRequest, "ERR_BAD_REQUEST", "PUT", "/v3/groups/team/members/carol", map[string]any{}, nil)
-	e.fails(http.StatusNotFound, "ERR_NOT_A_MEMBER", "PUT", "/v3/groups/team/members/erin", map[string]any{"scope": "admin"}, nil)
+	e.fails(http.StatusForbidden, "ERR_NOT_A_MEMBER", "PUT", "/v3/groups/team/members/erin", map[string]any{"scope": "admin"}, nil)
 	e.fails(http.StatusNotFound, "ERR_UID_NOT_FOUND", "PUT", "/v3/groups/team/members/ghost", map[string]any{"scope": "admin"}, nil)
 
 	// Kick: the kicked user hears of it too, and is no longer a member.
@@ -128,7 +128,7 @@ func TestGroupMembers(t *testing.T) {
 	if n := e.membersCount("team"); n != 3 {
 		t.Fatalf("membersCount %v after kick, want 3", n)
 	}
-	e.fails(http.StatusNotFound, "ERR_NOT_A_MEMBER", "DELETE", "/v3/groups/team/members/dave", nil, nil)
+	e.fails(http.StatusForbidden, "ERR_NOT_A_MEMBER", "DELETE", "/v3/groups/team/members/dave", nil, nil)
 	e.fails(http.StatusNotFound, "ERR_GUID_NOT_FOUND", "DELETE", "/v3/groups/nope/members/dave", nil, nil)
 
 	// Ban a non-member, then a member.
