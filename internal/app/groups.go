@@ -59,10 +59,14 @@ func validateGroupFields(v *chat.Validation, in *GroupInput) {
 	}
 	if in.Owner != nil {
 		o := chat.NormalizeID(*in.Owner)
-		if !chat.ValidID(o) {
+		switch {
+		case o == "":
+			in.Owner = nil // an empty owner names nobody: as if absent
+		case !chat.ValidID(o):
 			v.Add("owner", "The owner must be the UID of an existing user.")
+		default:
+			in.Owner = &o
 		}
-		in.Owner = &o
 	}
 }
 

@@ -112,6 +112,9 @@ func TestGroupCreate(t *testing.T) {
 		t.Fatalf("the owner is an admin member: %v", m)
 	}
 	e.fails(http.StatusNotFound, "ERR_UID_NOT_FOUND", "POST", "/v3/groups", map[string]any{"guid": "x1", "name": "X", "type": "public", "owner": "ghost"}, nil)
+	if r := e.must("POST", "/v3/groups", map[string]any{"guid": "x3", "name": "X", "type": "public", "owner": ""}, as("carol")); str(r.Data(), "owner") != "carol" {
+		t.Fatalf("an empty owner field is absent: %s", r.Raw)
+	}
 	e.fails(http.StatusNotFound, "ERR_UID_NOT_FOUND", "POST", "/v3/groups", map[string]any{"guid": "x2", "name": "X", "type": "public"}, as("ghost"))
 
 	// Validation, one field at a time.
@@ -131,6 +134,7 @@ func TestGroupCreate(t *testing.T) {
 		{map[string]any{"guid": "v1", "name": "X", "type": "public", "icon": "not a url"}, "icon"},
 		{map[string]any{"guid": "v1", "name": "X", "type": "public", "metadata": []int{1}}, "metadata"},
 		{map[string]any{"guid": "v1", "name": "X", "type": "public", "tags": []string{""}}, "tags"},
+		{map[string]any{"guid": "v1", "name": "X", "type": "public", "owner": "bad uid!"}, "owner"},
 		{map[string]any{"guid": "v1", "name": "X", "type": "public", "members": map[string]any{"participants": []string{""}}}, "participants"},
 	} {
 		r := e.fails(http.StatusBadRequest, "ERR_BAD_REQUEST", "POST", "/v3/groups", c.body, nil)
