@@ -39,6 +39,18 @@ func (s *Server) routes() {
 
 	// Groups, members and bans.
 	// (groups section)
+	s.handle("POST /v3/groups", fullAccess, s.createGroup)
+	s.handle("GET /v3/groups", fullAccess, s.listGroups)
+	s.handle("GET /v3/groups/{guid}", fullAccess, s.getGroup)
+	s.handle("PUT /v3/groups/{guid}", fullAccess, s.updateGroup)
+	s.handle("DELETE /v3/groups/{guid}", fullAccess, s.deleteGroup)
+	s.handle("POST /v3/groups/{guid}/members", fullAccess, s.addMembers) // also join: docs/decisions/groups.md
+	s.handle("GET /v3/groups/{guid}/members", fullAccess, s.listMembers)
+	s.handle("PUT /v3/groups/{guid}/members/{uid}", fullAccess, s.changeMemberScope)
+	s.handle("DELETE /v3/groups/{guid}/members/{uid}", fullAccess, s.removeMember) // kick, or leave when uid is onBehalfOf
+	s.handle("POST /v3/groups/{guid}/bannedusers/{uid}", fullAccess, s.banMember)
+	s.handle("DELETE /v3/groups/{guid}/bannedusers/{uid}", fullAccess, s.unbanMember)
+	s.handle("GET /v3/groups/{guid}/bannedusers", fullAccess, s.listBannedUsers)
 
 	// Messages and threads.
 	s.handle("POST /v3/messages", fullAccess, s.sendMessage)
