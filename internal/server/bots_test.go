@@ -522,3 +522,64 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestBotGroupSettings: in a group, each member bot receives what its
+// groupChatSetting selects; a bot that is not a member receives nothing.
+func TestBotGroupSettings(t *testing.T) {
+	t.Parallel()
+	e := startBots(t)
+	bots := map[string]*fakeBot{}
+	for uid, setting := range map[string]string{"b-all": "allMessages", "b-slash": "slashedMessages", "b-mention": "mentionedMessages", "b-none": "none", "b-outside": "allMessages"} {
+		bots[uid] = newFakeBot(t)
+		e.bot(uid, bots[uid], map[string]any{"groupChatSetting": setting})
+	}
+	e.user("alice")
+	e.must("POST", "/v3/groups", map[string]any{"guid": "team", "name": "Team", "type": "private",
+		"members": map[string]any{"participants": []string{"alice", "b-all", "b-slash", "b-mention", "b-none"}}}, nil)
+	post := func(text string) {
+		e.must("POST", "/v3/messages", map[string]any{"receiver": "team", "receiverType": "group", "data": map[string]any{"text": text}}, as("alice"))
+	}
+	post("hello everyone")
+	post("  /deploy now")
+	post("thanks <@uid:b-mention>")
+	want := map[string][]string{
+		"b-all":     {"hello everyone", "  /deploy now", "thanks <@uid:b-mention>"},
+		"b-slash":   {"  /deploy now"},
+		"b-mention": {"thanks <@uid:b-mention>"},
+	}
+	for uid, texts := range want {
+		for _, text := range texts {
+			r := bots[uid].next()
+			if got := str(r.Payload, "data.data.text"); got != text {
+				t.Fatalf("%s got %q, want %q", uid, got, text)
+			}
+			if str(r.Payload, "data.receiverType") != "group" || str(r.Payload, "data.receiver") != "team" ||
+				str(r.Payload, "data.conversationId") != "group_team" || str(r.Payload, "data.data.entities.receiver.entityType") != "group" {
+				t.Fatalf("group payload: %s", r.Body)
+			}
+		}
+	}
+	for _, uid := range []string{"b-all", "b-slash", "b-mention", "b-none", "b-outside"} {
+		bots[uid].none(0)
+	}
+	bots["b-none"].none(200 * time.Millisecond)
+	if bots["b-outside"].count() != 0 {
+		t.Fatal("a bot outside the group received a group message")
+	}
+	// Membership actions are not relayed, and a bot's inline reply in the
+	// group reaches the members.
+	bots["b-all"].set(func(botReq, int) answer { return answer{Status: 200, Body: `{"reply": {"text": "on it"}}`} })
+	aliceTok := e.must("POST", "/v3/users/alice/auth_tokens", nil, nil)
+	w := e.dial(str(aliceTok.Data(), "authToken"))
+	post("status?")
+	bots["b-all"].next()
+	for {
+		f := w.nextOf("message")
+		if str(f.Data, "sender") == "b-all" {
+			if str(f.Data, "data.text") != "on it" || str(f.Data, "receiver") != "team" {
+				t.Fatalf("group inline reply: %+v", f)
+			}
+			break
+		}
+	}
+}
