@@ -61,8 +61,8 @@ func (a *App) postGroupAction(ctx context.Context, tx *store.Tx, fx *effects, ap
 		Data: chat.MessageData{
 			Action: act.action,
 			Entities: &chat.Entities{
-				By:  &chat.Entity{Entity: by, EntityType: chat.ReceiverUser},
-				On:  &chat.Entity{Entity: on, EntityType: chat.ReceiverUser},
+				By:  chat.UserEntity(by),
+				On:  chat.UserEntity(on),
 				For: &chat.Entity{Entity: &forGroup, EntityType: chat.ReceiverGroup},
 			},
 		},

@@ -138,7 +138,7 @@ func (a *App) conversations(ctx context.Context, tx *store.Tx, appID string, vie
 				return nil, err
 			}
 			a.presence(appID, u)
-			conv.ConversationWith = u
+			conv.ConversationWith = u.Public()
 		case chat.ReceiverGroup:
 			g, err := tx.Group(ctx, appID, r.With)
 			if chat.KindOf(err) == chat.KindNotFound {

@@ -432,9 +432,9 @@ func (a *App) recordAction(ctx context.Context, tx *store.Tx, fx *effects, appID
 	ents := &chat.Entities{On: &chat.Entity{Entity: m, EntityType: "message"}}
 	sender := m.Sender
 	if by != nil {
-		byCopy := *by
-		a.presence(appID, &byCopy)
-		ents.By = &chat.Entity{Entity: &byCopy, EntityType: chat.ReceiverUser}
+		byCopy := by.Public()
+		a.presence(appID, byCopy)
+		ents.By = &chat.Entity{Entity: byCopy, EntityType: chat.ReceiverUser}
 		sender = by.UID
 	}
 	var audience []string
@@ -443,7 +443,7 @@ func (a *App) recordAction(ctx context.Context, tx *store.Tx, fx *effects, appID
 		if r, err := tx.User(ctx, appID, m.Receiver); err == nil {
 			a.presence(appID, r)
 			r.ConversationID = m.ConversationID
-			ents.For = &chat.Entity{Entity: r, EntityType: chat.ReceiverUser}
+			ents.For = chat.UserEntity(r)
 		} else if chat.KindOf(err) != chat.KindNotFound {
 			return nil, err
 		}

@@ -421,8 +421,10 @@ func (a *App) render(ctx context.Context, tx *store.Tx, appID string, viewer *ch
 	if err != nil {
 		return err
 	}
-	for _, u := range users {
-		a.presence(appID, u)
+	for uid, u := range users {
+		// Other users see a user without its private metadata.
+		users[uid] = u.Public()
+		a.presence(appID, users[uid])
 	}
 	groups := make(map[string]*chat.Group, len(guids))
 	for g := range guids {

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"unicode/utf8"
@@ -128,3 +129,29 @@ func IsJSONObject(raw json.RawMessage) bool {
 	}
 	return false
 }
+
+// PrivateMetadataKey holds a user's private data inside metadata (email,
+// phone): shown to the admin API and never to other users.
+const PrivateMetadataKey = "@private"
+
+// Public returns a copy of u as other users may see it: without the
+// private part of its metadata.
+func (u *User) Public() *User {
+	c := *u
+	if len(u.Metadata) == 0 || !bytes.Contains(u.Metadata, []byte(`"`+PrivateMetadataKey+`"`)) {
+		return &c
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(u.Metadata, &m) != nil {
+		return &c
+	}
+	delete(m, PrivateMetadataKey)
+	c.Metadata = nil
+	if len(m) > 0 {
+		c.Metadata, _ = json.Marshal(m) // a map of raw JSON values always marshals
+	}
+	return &c
+}
+
+// UserEntity wraps the public view of u as a message entity.
+func UserEntity(u *User) *Entity { return &Entity{Entity: u.Public(), EntityType: ReceiverUser} }

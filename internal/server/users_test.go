@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -135,5 +136,23 @@ func TestAppIsolation(t *testing.T) {
 	r := e.must("GET", "/v3/users/alice", nil, hdr{"appId": "", "apiKey": other.RESTAPIKey, "Host": other.App.ID + ".api-eu.chat.example.org"})
 	if str(r.Data(), "name") != "Other Alice" {
 		t.Fatalf("host-label app: %s", r.Raw)
+	}
+}
+
+func TestPrivateMetadataStaysPrivate(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.must("POST", "/v3/users", map[string]any{"uid": "alice", "name": "Alice", "metadata": map[string]any{"@private": map[string]any{"email": "alice@example.org"}, "team": "blue"}}, nil)
+	bobTok := e.user("bob")
+	bob := e.dial(bobTok)
+	if r := e.must("GET", "/v3/users/alice", nil, nil); !strings.Contains(string(r.Raw), "alice@example.org") {
+		t.Fatalf("the admin API must show private metadata: %s", r.Raw)
+	}
+	sent := e.say("alice", "bob", "hi")
+	f := bob.nextOf("message")
+	for what, raw := range map[string]string{"answer": string(sent.Raw), "frame": fmt.Sprint(f.Data)} {
+		if strings.Contains(raw, "alice@example.org") || !strings.Contains(raw, "blue") {
+			t.Fatalf("%s leaks private metadata or lost the public part: %s", what, raw)
+		}
 	}
 }

@@ -162,11 +162,11 @@ func TestParseSecret(t *testing.T) {
 		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "31f290f6bf06298aab4f08d43c3f082cf648a362da2da4b0"},
 		{"", ""},
 		{"whsec_", ""},
-		{"whsec_AQ", ""},      // unpadded
-		{"whsec_AQ=", ""},     // badly padded
-		{"whsec_a-b_", ""},    // URL alphabet
-		{"whsec_ AQID", ""},   // space
-		{"WHSEC_AQID", ""},    // prefix is case-sensitive, and "_" is not base64
+		{"whsec_AQ", ""},       // unpadded
+		{"whsec_AQ=", ""},      // badly padded
+		{"whsec_a-b_", ""},     // URL alphabet
+		{"whsec_ AQID", ""},    // space
+		{"WHSEC_AQID", ""},     // prefix is case-sensitive, and "_" is not base64
 		{"whsec_whsec_AQ", ""}, // prefix stripped once
 	}
 	for _, tt := range tests {
