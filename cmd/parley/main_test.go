@@ -46,7 +46,8 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"bad address", []string{"serve", "--addr", "not-an-address", "--db", "sqlite:" + filepath.Join(dir, "a.db")}, 1, "invalid --addr"},
 		{"bad port", []string{"serve", "--addr", "127.0.0.1:99999", "--db", "sqlite:" + filepath.Join(dir, "a.db")}, 1, "port"},
 		{"unwritable data dir", []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(blocker, "sub", "p.db")}, 1, "data directory"},
-		{"postgres not yet", []string{"serve", "--addr", "127.0.0.1:0", "--db", "postgres://localhost/parley"}, 1, "PostgreSQL is not supported yet"},
+		{"postgres down", []string{"serve", "--addr", "127.0.0.1:0", "--db", "postgres://parley:s3cret@127.0.0.1:1/parley"}, 1, "connect to PostgreSQL at postgres://parley:xxxxx@127.0.0.1:1/parley"},
+		{"bad postgres URL", []string{"serve", "--addr", "127.0.0.1:0", "--db", "postgres://h:port/parley"}, 1, "invalid PostgreSQL URL"},
 		{"apps create needs a name", []string{"apps", "create", "--db", "sqlite:" + filepath.Join(dir, "b.db")}, 2, "--name is required"},
 		{"apps bad region", []string{"apps", "create", "--name", "x", "--region", "mars", "--db", "sqlite:" + filepath.Join(dir, "c.db")}, 1, "region"},
 	}

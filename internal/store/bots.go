@@ -53,14 +53,17 @@ func ErrBotNotFound(uid string) error {
 // InsertBot creates a bot; a uid that is already a bot is
 // ERR_BOT_ALREADY_EXISTS.
 func (tx *Tx) InsertBot(ctx context.Context, appID string, b *BotRow) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO bots (app_id, uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
-		secret, max_in_flight, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO bots (app_id, uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
+		secret, max_in_flight, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, uid) DO NOTHING`,
 		appID, b.UID, b.WebhookURL, b.GroupChatSetting, boolInt(b.Enabled), boolInt(b.UseBasicAuth), b.Username, b.Password,
 		b.Secret, b.MaxInFlight, b.TimeoutSeconds, b.CreatedAt)
-	if isUniqueViolation(err) {
+	if inserted, err := insertedOne(res, err); err != nil {
+		return translate("insert bot", err)
+	} else if !inserted {
 		return chat.Errorf(chat.KindConflict, "ERR_BOT_ALREADY_EXISTS", "The UID %s is already a bot.", b.UID)
 	}
-	return translate("insert bot", err)
+	return nil
 }
 
 // Bot returns one bot.
@@ -140,7 +143,7 @@ func (tx *Tx) DeleteBot(ctx context.Context, appID, uid string) error {
 // message the receiver if it is a bot; for a group message every bot that
 // is a member.
 func (tx *Tx) RelayCandidates(ctx context.Context, appID string, m *chat.Message) ([]chat.RelayCandidate, error) {
-	var rows *sql.Rows
+	var rows *rowSet
 	var err error
 	if m.ReceiverType == chat.ReceiverUser {
 		rows, err = tx.q.QueryContext(ctx, `SELECT uid, enabled, group_chat_setting FROM bots WHERE app_id = ? AND uid = ?`, appID, m.Receiver)

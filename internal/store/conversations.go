@@ -266,7 +266,7 @@ func (tx *Tx) ReadSides(ctx context.Context, appID, viewer string, conversationI
 			args = append(args, c)
 		}
 		err := tx.forEachRow(ctx, "read sides", `SELECT conversation_id, uid, read_id, read_at, delivered_id, delivered_at FROM user_conversations
-			WHERE app_id = ? AND conversation_id IN (`+placeholders(len(chunk))+`)`, args, func(rows *sql.Rows) error {
+			WHERE app_id = ? AND conversation_id IN (`+placeholders(len(chunk))+`)`, args, func(rows *rowSet) error {
 			var conv string
 			var s ReadSide
 			if err := rows.Scan(&conv, &s.UID, &s.ReadID, &s.ReadAt, &s.DeliveredID, &s.DeliveredAt); err != nil {
@@ -286,7 +286,7 @@ func (tx *Tx) ReadSides(ctx context.Context, appID, viewer string, conversationI
 			args = append(args, g)
 		}
 		err := tx.forEachRow(ctx, "read sides", `SELECT guid, uid, read_id, read_at, delivered_id, delivered_at, joined_at FROM group_members
-			WHERE app_id = ? AND uid = ? AND guid IN (`+placeholders(len(chunk))+`)`, args, func(rows *sql.Rows) error {
+			WHERE app_id = ? AND uid = ? AND guid IN (`+placeholders(len(chunk))+`)`, args, func(rows *rowSet) error {
 			var guid string
 			var s ReadSide
 			if err := rows.Scan(&guid, &s.UID, &s.ReadID, &s.ReadAt, &s.DeliveredID, &s.DeliveredAt, &s.JoinedAt); err != nil {
@@ -303,7 +303,7 @@ func (tx *Tx) ReadSides(ctx context.Context, appID, viewer string, conversationI
 }
 
 // forEachRow runs a query and calls fn for every row.
-func (tx *Tx) forEachRow(ctx context.Context, op, q string, args []any, fn func(*sql.Rows) error) error {
+func (tx *Tx) forEachRow(ctx context.Context, op, q string, args []any, fn func(*rowSet) error) error {
 	rows, err := tx.q.QueryContext(ctx, q, args...)
 	if err != nil {
 		return translate(op, err)

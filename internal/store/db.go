@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -24,37 +27,61 @@ const (
 	// readConns bounds the read-only connections; SQLite readers scale with
 	// cores, and this machine class has few.
 	readConns = 4
+
+	// pgConns bounds the PostgreSQL connections of one process (reads and
+	// writes share the pool). When all are busy, a Read or Write waits for
+	// one (back-pressure). Several nodes multiply it: keep nodes × pgConns
+	// under the server's max_connections (100 by default).
+	pgConns = 16
+	// pgConnIdle closes pooled connections unused that long.
+	pgConnIdle = 5 * time.Minute
+	// pgConnectTimeout bounds one connection attempt when the URL sets no
+	// connect_timeout; past it Open (or the query that needed a new
+	// connection) fails.
+	pgConnectTimeout = 10 * time.Second
+	// pgWriteAttempts bounds how many times a PostgreSQL write runs when it
+	// fails to serialize against concurrent ones (or deadlocks). Past it
+	// the write fails as KindUnavailable (503, "try again"): the caller
+	// sees contention, never a half-applied write.
+	pgWriteAttempts = 15
+	// pgRetryBase and pgRetryCap shape the wait before a write runs again:
+	// a random duration in [0, min(cap, base·2^attempt)) ("full jitter"),
+	// so that transactions that collided do not collide again in step.
+	pgRetryBase = 2 * time.Millisecond
+	pgRetryCap  = 100 * time.Millisecond
+	// maxBoundQueries bounds the cache of queries rewritten for
+	// PostgreSQL.
+	maxBoundQueries = 4096
 )
 
 // DB is the database handle shared by the whole process.
 type DB struct {
-	engine string
-	write  *sql.DB // one connection: SQLite allows one writer
-	read   *sql.DB
-	log    *slog.Logger
-	now    func() time.Time
+	d *dialect
+	// SQLite: write is the one writer connection and read the read-only
+	// pool. PostgreSQL: both are the same pool.
+	write *sql.DB
+	read  *sql.DB
+	log   *slog.Logger
+	now   func() time.Time
 
+	// SQLite's writer goroutine.
 	reqs      chan *writeReq
 	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
+	closed    atomic.Bool // PostgreSQL: Write after Close fails
 }
 
 // Tx is one use case's view of a transaction. Now is fixed for its whole
 // run.
 type Tx struct {
-	q   querier
+	q   *querier
+	d   *dialect
 	Now time.Time
 }
 
 // Unix is Now in Unix seconds, the unit of every timestamp in the API.
 func (tx *Tx) Unix() int64 { return tx.Now.Unix() }
-
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 type writeReq struct {
 	ctx  context.Context
@@ -66,69 +93,118 @@ type writeReq struct {
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time // for tests; default time.Now
+	// MustExist refuses to create a new SQLite file (for commands that
+	// read an existing database, such as copy).
+	MustExist bool
 }
 
-// Open opens (creating if needed) the database at url, applies pending
-// migrations and starts the writer.
+// Engine returns "sqlite" or "postgres".
+func (db *DB) Engine() string { return db.d.engine }
+
+// Open opens (creating if needed, for SQLite) the database at url, applies
+// pending migrations and starts the writer.
 func Open(ctx context.Context, url string, opt Options) (*DB, error) {
-	engine, path, err := ParseURL(url)
+	db, err := open(ctx, url, opt)
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareSQLiteDir(path); err != nil {
+	if _, err := db.migrate(ctx); err != nil {
+		db.closeConns()
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if !db.d.postgres() {
+		go db.writer()
+	} else {
+		close(db.done)
+	}
+	return db, nil
+}
+
+// open connects without migrating or starting the writer.
+func open(ctx context.Context, url string, opt Options) (*DB, error) {
+	engine, loc, err := ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	r, err := sql.Open("sqlite", sqliteDSN(path, true))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	db := &DB{engine: engine, write: w, read: r, log: opt.Logger, now: opt.Now,
+	db := &DB{d: newDialect(engine), log: opt.Logger, now: opt.Now,
 		reqs: make(chan *writeReq, writeQueue), stop: make(chan struct{}), done: make(chan struct{})}
-	if err := db.migrate(ctx); err != nil {
-		w.Close()
-		r.Close()
+	if engine == enginePostgres {
+		pool, err := openPostgres(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		db.write, db.read = pool, pool
+		return db, nil
+	}
+	if opt.MustExist {
+		if _, err := os.Stat(loc); err != nil {
+			return nil, fmt.Errorf("no SQLite database at %s", loc)
+		}
+	}
+	if err := prepareSQLiteDir(loc); err != nil {
 		return nil, err
 	}
-	go db.writer()
+	w, err := sql.Open("sqlite", sqliteDSN(loc, false))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", loc, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", loc, err)
+	}
+	r, err := sql.Open("sqlite", sqliteDSN(loc, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", loc, err)
+	}
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
+	db.write, db.read = w, r
 	return db, nil
 }
 
-// Close stops the writer after the requests already queued and closes the
-// connections.
-func (db *DB) Close() error {
-	db.closeOnce.Do(func() { close(db.stop) })
-	<-db.done
+func (db *DB) closeConns() error {
+	if db.write == db.read {
+		return db.write.Close()
+	}
 	return errors.Join(db.write.Close(), db.read.Close())
+}
+
+// Close stops the writer after the requests already queued and closes the
+// connections. On PostgreSQL, writes already running finish first.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.closed.Store(true)
+		close(db.stop)
+	})
+	<-db.done
+	return db.closeConns()
 }
 
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("store: database is closed")
 
 // Write runs fn in a write transaction and returns after the commit is
-// durable. fn may be run together with other requests in one transaction,
-// inside its own savepoint; an error from fn undoes only fn's changes.
-// fn must not keep tx after it returns.
+// durable. On SQLite fn may be run together with other requests in one
+// transaction, inside its own savepoint; an error from fn undoes only fn's
+// changes. On PostgreSQL fn runs in its own SERIALIZABLE transaction and
+// is run again, in a new transaction with a new Now, when the transaction
+// fails to serialize against a concurrent one: fn must have no effect
+// outside tx that a second run would repeat. fn must not keep tx after it
+// returns.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	if db.d.postgres() {
+		return db.writePostgres(ctx, fn)
+	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.reqs <- req:
@@ -145,12 +221,142 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 
 // Read runs fn in a read-only transaction (one consistent snapshot).
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.read.BeginTx(ctx, db.d.readTxOptions())
 	if err != nil {
 		return translate("begin read", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
-	return fn(&Tx{q: tx, Now: db.now()})
+	return fn(db.newTx(tx))
+}
+
+func (db *DB) newTx(tx *sql.Tx) *Tx {
+	return &Tx{q: &querier{tx: tx, d: db.d}, d: db.d, Now: db.now()}
+}
+
+// writePostgres runs fn in its own SERIALIZABLE transaction, again when it
+// fails to serialize, up to pgWriteAttempts times.
+func (db *DB) writePostgres(ctx context.Context, fn func(*Tx) error) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	for attempt := 1; ; attempt++ {
+		again, err := db.writeOnce(ctx, fn)
+		if !again || attempt == pgWriteAttempts {
+			return err
+		}
+		wait := time.Duration(rand.Int64N(int64(min(pgRetryCap, pgRetryBase<<attempt))))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// writeOnce runs fn in one transaction and reports whether running it
+// again might succeed.
+func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error) (again bool, err error) {
+	sqlTx, err := db.write.BeginTx(ctx, db.d.writeTxOptions())
+	if err != nil {
+		return false, translate("begin write", err)
+	}
+	tx := db.newTx(sqlTx)
+	ferr := db.call(fn, tx)
+	// A statement that failed on the server aborted the transaction, even
+	// if fn handled its error and went on.
+	if failed := tx.q.failed; failed != nil {
+		sqlTx.Rollback() //nolint:errcheck // the transaction is aborted
+		if isRetryable(failed) {
+			return true, translate("write", failed)
+		}
+		if ferr == nil {
+			return false, fmt.Errorf("store: write: a statement failed and the transaction was aborted: %w", failed)
+		}
+		return false, ferr
+	}
+	if ferr != nil {
+		sqlTx.Rollback() //nolint:errcheck // undoing fn is the point
+		return isRetryable(ferr), ferr
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return isRetryable(err), translate("commit", err)
+	}
+	return false, nil
+}
+
+// querier runs a Tx's statements, in the engine's spelling. It remembers
+// the first statement that aborted the transaction (PostgreSQL), which the
+// write path checks whatever fn returned.
+type querier struct {
+	tx     *sql.Tx
+	d      *dialect
+	failed error
+}
+
+func (q *querier) note(err error) {
+	if q.failed == nil && q.d.abortsTx(err) {
+		q.failed = err
+	}
+}
+
+// ExecContext runs a statement that returns no rows.
+func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := q.tx.ExecContext(ctx, q.d.query(query), args...)
+	q.note(err)
+	return res, err
+}
+
+// QueryContext runs a query.
+func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (*rowSet, error) {
+	rows, err := q.tx.QueryContext(ctx, q.d.query(query), args...)
+	q.note(err)
+	if err != nil {
+		return nil, err
+	}
+	return &rowSet{Rows: rows, q: q}, nil
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (q *querier) QueryRowContext(ctx context.Context, query string, args ...any) *oneRow {
+	return &oneRow{row: q.tx.QueryRowContext(ctx, q.d.query(query), args...), q: q}
+}
+
+// rowSet is *sql.Rows that reports errors to its querier.
+type rowSet struct {
+	*sql.Rows
+	q *querier
+}
+
+// Next prepares the next row.
+func (r *rowSet) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.q.note(r.Rows.Err())
+	return false
+}
+
+// Err returns the error that ended the iteration.
+func (r *rowSet) Err() error {
+	err := r.Rows.Err()
+	r.q.note(err)
+	return err
+}
+
+// oneRow is *sql.Row that reports errors to its querier.
+type oneRow struct {
+	row *sql.Row
+	q   *querier
+}
+
+// Scan copies the row's columns into dest; sql.ErrNoRows when there is no
+// row.
+func (r *oneRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	r.q.note(err)
+	return err
 }
 
 // writer is the only goroutine that writes. It owns db.write.
@@ -190,7 +396,7 @@ func (db *DB) writer() {
 func (db *DB) runBatch(batch []*writeReq) {
 	ctx := context.Background() // requests' contexts are checked one by one
 	results := make([]error, len(batch))
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := db.write.BeginTx(ctx, db.d.writeTxOptions())
 	if err != nil {
 		err = translate("begin write", err)
 		for _, r := range batch {
@@ -205,9 +411,9 @@ func (db *DB) runBatch(batch []*writeReq) {
 			results[i] = err
 			continue
 		}
-		tx := &Tx{q: sqlTx, Now: db.now()}
+		tx := db.newTx(sqlTx)
 		if single {
-			results[i] = db.call(r, tx)
+			results[i] = db.call(r.fn, tx)
 			ran++
 			continue
 		}
@@ -215,7 +421,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 			results[i] = translate("savepoint", err)
 			continue
 		}
-		if err := db.call(r, tx); err != nil {
+		if err := db.call(r.fn, tx); err != nil {
 			results[i] = err
 			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
@@ -244,14 +450,14 @@ func (db *DB) runBatch(batch []*writeReq) {
 
 // call runs one request's function, turning a panic into an error so that
 // one bad request cannot take the writer down.
-func (db *DB) call(r *writeReq, tx *Tx) (err error) {
+func (db *DB) call(fn func(*Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			db.log.Error("store: panic in write", "panic", p)
 			err = fmt.Errorf("store: panic in write: %v", p)
 		}
 	}()
-	return r.fn(tx)
+	return fn(tx)
 }
 
 // failAll reports err to every request that had not failed on its own.

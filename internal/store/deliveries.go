@@ -93,7 +93,8 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, limit int) ([]DueDe
 // 0 when none is pending.
 func (tx *Tx) NextDueAt(ctx context.Context) (int64, error) {
 	var at sql.NullInt64
-	err := tx.q.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'`).Scan(&at)
+	err := tx.q.QueryRowContext(ctx, `SELECT min(CASE WHEN next_attempt_at > lease_until THEN next_attempt_at ELSE lease_until END)
+		FROM deliveries WHERE state = 'pending'`).Scan(&at)
 	return at.Int64, translate("next due delivery", err)
 }
 

@@ -1,31 +1,63 @@
 // Package store is the only package that speaks SQL. It keeps parley's data
-// in SQLite (the default, pure Go) and will grow a PostgreSQL dialect; every
-// difference between the two lives in dialect.go.
+// in SQLite (the default, pure Go) or in PostgreSQL (through pgx), chosen by
+// the database URL. Queries are written once, in portable SQL with '?'
+// placeholders; every difference between the two engines lives in
+// dialect.go (docs/decisions/postgresql.md lists them).
 //
 // # Transactions
 //
 // All writes go through DB.Write, which runs a function inside a
-// transaction. On SQLite there is exactly one writer connection; the writer
-// goroutine takes every write request that is waiting, runs each inside its
-// own SAVEPOINT of one shared transaction, and commits them together (group
+// transaction; all reads through DB.Read, one read-only transaction that
+// sees one consistent snapshot. Each Tx carries Now, fixed when the
+// function starts, so every timestamp a use case writes is the same
+// instant.
+//
+// On SQLite there is exactly one writer connection; the writer goroutine
+// takes every write request that is waiting, runs each inside its own
+// SAVEPOINT of one shared transaction, and commits them together (group
 // commit). A failing request rolls back to its savepoint and does not
 // disturb the others. Write returns only after the commit is durable
 // (synchronous=FULL in WAL mode: the WAL is fsynced at every commit), so a
 // caller that answers 2xx after Write has its data on disk even if the
-// process is killed right after.
+// process is killed right after. Reads run on a pool of read-only
+// connections beside the writer (WAL).
 //
-// Reads go through DB.Read on a pool of read-only connections; each Read is
-// one read transaction, so it sees one consistent snapshot (WAL lets readers
-// run beside the writer).
+// On PostgreSQL every Write is its own SERIALIZABLE transaction on a
+// connection pool, so that use cases that read, check and then write stay
+// as correct as behind SQLite's single writer. A transaction that fails to
+// serialize against a concurrent one (or deadlocks) is rolled back and the
+// function runs again from the start, in a new transaction with a new Now,
+// up to pgWriteAttempts times with jittered backoff; functions must
+// therefore keep their effects inside the transaction (app.write resets
+// its after-commit effects on every run). A statement that fails aborts a
+// PostgreSQL transaction, so store methods report expected conflicts
+// without a failing statement (INSERT ... ON CONFLICT DO NOTHING), and a
+// write whose function swallowed a failed statement fails as a whole.
+// Reads are READ ONLY, REPEATABLE READ transactions on the same pool.
+// Message ids of an app follow commit order on both engines (a
+// transaction-scoped advisory lock on PostgreSQL), which message cursors
+// rely on.
 //
-// Each Tx carries Now, fixed when the function starts, so every timestamp a
-// use case writes is the same instant.
+// # Migrations
+//
+// Numbered SQL files per engine, embedded, with the same numbers and names
+// in both directories; applied at Open (and by Migrate), each in its own
+// transaction under a lock, so that several processes starting at once
+// apply each migration once.
 //
 // # Failure policy
 //
-// Driver errors are translated once, by SQLite result code, in dialect.go:
-// unique violations become chat.KindConflict, busy becomes
-// chat.KindUnavailable; everything else is an internal error that carries
-// the operation name. Rows that are not found are reported by each method as
-// chat.KindNotFound with the CometChat code the caller expects.
+// Driver errors are translated once, by SQLite result code or PostgreSQL
+// SQLSTATE, in dialect.go: unique violations become chat.KindConflict;
+// busy, serialization failures and deadlocks (once retries are spent)
+// become chat.KindUnavailable; text PostgreSQL cannot store (NUL)
+// becomes chat.KindInvalid; everything else is an internal error that
+// carries the operation name. Rows that are not found are reported by each
+// method as chat.KindNotFound with the CometChat code the caller expects.
+//
+// # Several nodes
+//
+// Several processes may share one PostgreSQL database: writes and
+// migrations are safe against each other. Delivery leases are still those
+// of one process (ClearLeases at start); the cluster work changes that.
 package store

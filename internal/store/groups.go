@@ -37,13 +37,16 @@ func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.ex
 // InsertGroup creates a group without members; a taken guid is
 // ERR_GUID_ALREADY_EXISTS.
 func (tx *Tx) InsertGroup(ctx context.Context, appID string, g *chat.Group) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO chat_groups (app_id, `+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO chat_groups (app_id, `+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+		ON CONFLICT (app_id, guid) DO NOTHING`,
 		appID, g.GUID, g.Name, g.Type, g.PasswordHash, g.Icon, g.Description, g.Owner, encodeRaw(g.Metadata), encodeTags(g.Tags),
 		g.CreatedAt, g.UpdatedAt)
-	if isUniqueViolation(err) {
+	if inserted, err := insertedOne(res, err); err != nil {
+		return translate("insert group", err)
+	} else if !inserted {
 		return chat.Errorf(chat.KindConflict, "ERR_GUID_ALREADY_EXISTS", "The GUID %s already exists.", g.GUID)
 	}
-	return translate("insert group", err)
+	return nil
 }
 
 // UpdateGroup writes every mutable field of g (not members_count).
@@ -194,13 +197,13 @@ func (tx *Tx) ListGroups(ctx context.Context, appID string, f GroupFilter) ([]ch
 // InsertMember makes uid a member of the group with the scope; an existing
 // member is ERR_ALREADY_JOINED.
 func (tx *Tx) InsertMember(ctx context.Context, appID, guid, uid, scope string, joinedAt int64) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO group_members (app_id, guid, uid, scope, joined_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO group_members (app_id, guid, uid, scope, joined_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, guid, uid) DO NOTHING`,
 		appID, guid, uid, scope, joinedAt)
-	if isUniqueViolation(err) {
-		return chat.Errorf(chat.KindConflict, "ERR_ALREADY_JOINED", "The user %s is already a member of the group %s.", uid, guid)
-	}
-	if err != nil {
+	if inserted, err := insertedOne(res, err); err != nil {
 		return translate("insert member", err)
+	} else if !inserted {
+		return chat.Errorf(chat.KindConflict, "ERR_ALREADY_JOINED", "The user %s is already a member of the group %s.", uid, guid)
 	}
 	_, err = tx.q.ExecContext(ctx, `UPDATE chat_groups SET members_count = members_count + 1 WHERE app_id = ? AND guid = ?`, appID, guid)
 	return translate("count members", err)
@@ -280,11 +283,14 @@ func (tx *Tx) ListMembers(ctx context.Context, appID, guid string, f MemberFilte
 // InsertBan records that uid is banned from the group; a ban that exists
 // is ERR_ALREADY_BANNED. It does not touch membership.
 func (tx *Tx) InsertBan(ctx context.Context, appID, guid, uid string, at int64) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO group_bans (app_id, guid, uid, banned_at) VALUES (?, ?, ?, ?)`, appID, guid, uid, at)
-	if isUniqueViolation(err) {
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO group_bans (app_id, guid, uid, banned_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (app_id, guid, uid) DO NOTHING`, appID, guid, uid, at)
+	if inserted, err := insertedOne(res, err); err != nil {
+		return translate("insert ban", err)
+	} else if !inserted {
 		return chat.Errorf(chat.KindConflict, "ERR_ALREADY_BANNED", "The user %s is already banned from the group %s.", uid, guid)
 	}
-	return translate("insert ban", err)
+	return nil
 }
 
 // DeleteBan lifts a ban and reports whether there was one.

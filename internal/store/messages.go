@@ -48,6 +48,9 @@ func (tx *Tx) InsertMessage(ctx context.Context, appID string, m *chat.Message) 
 	if err != nil {
 		return translate("encode message data", err)
 	}
+	if err := tx.lockMessageOrder(ctx, appID); err != nil {
+		return err
+	}
 	err = tx.q.QueryRowContext(ctx, `INSERT INTO messages (app_id, conversation_id, muid, sender, receiver_type, receiver, category, type,
 		data, tags, mentions, has_attachments, parent_id, hop, sent_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -92,6 +95,18 @@ func (tx *Tx) InsertMessage(ctx context.Context, appID string, m *chat.Message) 
 		}
 	}
 	return nil
+}
+
+// lockMessageOrder makes the app's message ids follow commit order until
+// this transaction ends (see dialect.messageOrderLock). It is taken just
+// before an id is drawn.
+func (tx *Tx) lockMessageOrder(ctx context.Context, appID string) error {
+	lock := tx.d.messageOrderLock()
+	if lock == "" {
+		return nil
+	}
+	_, err := tx.q.ExecContext(ctx, lock, messageOrderKey(appID))
+	return translate("lock message order", err)
 }
 
 // Message returns one message of the app, deleted or not.

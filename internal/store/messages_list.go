@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -90,7 +89,7 @@ func jsonTagPattern(t string) string {
 	return likeContains(string(b))
 }
 
-func (f *MessageFilter) where(appID string) (string, []any) {
+func (f *MessageFilter) where(d *dialect, appID string) (string, []any) {
 	conds := []string{`m.app_id = ?`}
 	args := []any{appID}
 	add := func(cond string, a ...any) {
@@ -113,7 +112,7 @@ func (f *MessageFilter) where(appID string) (string, []any) {
 		}
 		add(`(`+strings.Join(parts, ` OR `)+`)`, a...)
 	}
-	text := jsonText("m.data", "text")
+	text := d.jsonText("m.data", "text")
 
 	if f.ConversationID != "" {
 		add(`m.conversation_id = ?`, f.ConversationID)
@@ -207,7 +206,7 @@ func (f *MessageFilter) where(appID string) (string, []any) {
 //
 // An empty page returns the request's own cursor as next.
 func (tx *Tx) ListMessages(ctx context.Context, appID string, f MessageFilter) ([]*chat.Message, Cursor, error) {
-	where, args := f.where(appID)
+	where, args := f.where(tx.d, appID)
 	cur := f.Cursor
 	if cur.Affix == "" {
 		cur.Affix = AffixPrepend
@@ -369,6 +368,9 @@ func (tx *Tx) InsertActionMessage(ctx context.Context, appID string, m *chat.Mes
 	if err != nil {
 		return translate("encode message data", err)
 	}
+	if err := tx.lockMessageOrder(ctx, appID); err != nil {
+		return err
+	}
 	err = tx.q.QueryRowContext(ctx, `INSERT INTO messages (app_id, conversation_id, sender, receiver_type, receiver, category, type,
 		data, tags, action_on, sent_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?) RETURNING id`,
@@ -386,7 +388,7 @@ func (tx *Tx) MessagesByID(ctx context.Context, appID string, ids []int64) (map[
 			args = append(args, id)
 		}
 		err := tx.forEachRow(ctx, "get messages", `SELECT `+messageColumns+` FROM messages WHERE app_id = ? AND id IN (`+placeholders(len(chunk))+`)`,
-			args, func(rows *sql.Rows) error {
+			args, func(rows *rowSet) error {
 				m, err := scanMessage(rows)
 				if err != nil {
 					return err

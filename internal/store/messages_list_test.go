@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -25,16 +24,12 @@ type groupFixture struct {
 
 const testApp = "app"
 
-func openGroupFixture(t *testing.T) *groupFixture {
+func openGroupFixture(t *testing.T, engine string) *groupFixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openEngine(t, engine)
 	fx := &groupFixture{db: db}
-	err = db.Write(ctx, func(tx *Tx) error {
+	err := db.Write(ctx, func(tx *Tx) error {
 		if err := tx.InsertApp(ctx, &chat.App{ID: testApp, Name: "Test", Region: "eu", CreatedAt: 1}); err != nil {
 			return err
 		}
@@ -76,6 +71,7 @@ func openGroupFixture(t *testing.T) *groupFixture {
 			{&fx.g4, "carol", chat.ReceiverGroup, "team", 310},
 		}
 		for _, s := range steps {
+			var err error
 			if *s.dst, err = send(s.from, s.rtype, s.to, s.at, "text"); err != nil {
 				return err
 			}
@@ -123,134 +119,140 @@ func (fx *groupFixture) conversations(t *testing.T, uid string, f ConversationFi
 
 func TestGroupMessagesVisibility(t *testing.T) {
 	t.Parallel()
-	fx := openGroupFixture(t)
-	all := []int64{fx.g1, fx.g2, fx.d1, fx.g3, fx.g4}
-	if got := fx.list(t, MessageFilter{}); !slices.Equal(got, all) {
-		t.Fatalf("admin view %v, want %v", got, all)
-	}
-	// carol joined late: she sees the group's whole history, not the 1:1.
-	if got, want := fx.list(t, MessageFilter{Viewer: "carol"}), []int64{fx.g1, fx.g2, fx.g3, fx.g4}; !slices.Equal(got, want) {
-		t.Fatalf("carol's view %v, want %v", got, want)
-	}
-	if got, want := fx.list(t, MessageFilter{Viewer: "bob"}), all; !slices.Equal(got, want) {
-		t.Fatalf("bob's view %v, want %v", got, want)
-	}
-	if got := fx.list(t, MessageFilter{Viewer: "dave"}); len(got) != 0 {
-		t.Fatalf("dave is in no conversation: %v", got)
-	}
-	if got, want := fx.list(t, MessageFilter{ReceiverType: chat.ReceiverUser}), []int64{fx.d1}; !slices.Equal(got, want) {
-		t.Fatalf("receiverType user: %v", got)
-	}
-	// Unread for carol: only what was sent after she joined, not by her.
-	conv := chat.GroupConversationID("team")
-	if got, want := fx.list(t, MessageFilter{ConversationID: conv, UnreadFor: "carol"}), []int64{fx.g3}; !slices.Equal(got, want) {
-		t.Fatalf("carol's unread %v, want %v", got, want)
-	}
-	if got, want := fx.list(t, MessageFilter{ConversationID: conv, UnreadFor: "bob"}), []int64{fx.g1, fx.g3, fx.g4}; !slices.Equal(got, want) {
-		t.Fatalf("bob's unread %v, want %v", got, want)
-	}
-	// Across conversations: bob's unread 1:1 message from alice too.
-	if got, want := fx.list(t, MessageFilter{Viewer: "bob", UnreadFor: "bob"}), []int64{fx.g1, fx.d1, fx.g3, fx.g4}; !slices.Equal(got, want) {
-		t.Fatalf("bob's unread everywhere %v, want %v", got, want)
-	}
+	eachEngine(t, func(t *testing.T, engine string) {
+		fx := openGroupFixture(t, engine)
+		all := []int64{fx.g1, fx.g2, fx.d1, fx.g3, fx.g4}
+		if got := fx.list(t, MessageFilter{}); !slices.Equal(got, all) {
+			t.Fatalf("admin view %v, want %v", got, all)
+		}
+		// carol joined late: she sees the group's whole history, not the 1:1.
+		if got, want := fx.list(t, MessageFilter{Viewer: "carol"}), []int64{fx.g1, fx.g2, fx.g3, fx.g4}; !slices.Equal(got, want) {
+			t.Fatalf("carol's view %v, want %v", got, want)
+		}
+		if got, want := fx.list(t, MessageFilter{Viewer: "bob"}), all; !slices.Equal(got, want) {
+			t.Fatalf("bob's view %v, want %v", got, want)
+		}
+		if got := fx.list(t, MessageFilter{Viewer: "dave"}); len(got) != 0 {
+			t.Fatalf("dave is in no conversation: %v", got)
+		}
+		if got, want := fx.list(t, MessageFilter{ReceiverType: chat.ReceiverUser}), []int64{fx.d1}; !slices.Equal(got, want) {
+			t.Fatalf("receiverType user: %v", got)
+		}
+		// Unread for carol: only what was sent after she joined, not by her.
+		conv := chat.GroupConversationID("team")
+		if got, want := fx.list(t, MessageFilter{ConversationID: conv, UnreadFor: "carol"}), []int64{fx.g3}; !slices.Equal(got, want) {
+			t.Fatalf("carol's unread %v, want %v", got, want)
+		}
+		if got, want := fx.list(t, MessageFilter{ConversationID: conv, UnreadFor: "bob"}), []int64{fx.g1, fx.g3, fx.g4}; !slices.Equal(got, want) {
+			t.Fatalf("bob's unread %v, want %v", got, want)
+		}
+		// Across conversations: bob's unread 1:1 message from alice too.
+		if got, want := fx.list(t, MessageFilter{Viewer: "bob", UnreadFor: "bob"}), []int64{fx.g1, fx.d1, fx.g3, fx.g4}; !slices.Equal(got, want) {
+			t.Fatalf("bob's unread everywhere %v, want %v", got, want)
+		}
+	})
 }
 
 func TestGroupConversationsAndReceipts(t *testing.T) {
 	t.Parallel()
-	fx := openGroupFixture(t)
-	ctx := context.Background()
-	conv := chat.GroupConversationID("team")
+	eachEngine(t, func(t *testing.T, engine string) {
+		fx := openGroupFixture(t, engine)
+		ctx := context.Background()
+		conv := chat.GroupConversationID("team")
 
-	rows := fx.conversations(t, "carol", ConversationFilter{})
-	if len(rows) != 1 {
-		t.Fatalf("carol's conversations: %+v", rows)
-	}
-	c := rows[0]
-	if c.ConversationID != conv || c.Type != chat.ReceiverGroup || c.With != "team" || c.LastMessageID != fx.g4 ||
-		c.Unread != 1 || c.Scope != "participant" || c.Side.JoinedAt != 200 || c.CreatedAt != 200 {
-		t.Fatalf("carol's group conversation: %+v", c)
-	}
-	// bob: the 1:1 conversation with alice is older than the group's last message.
-	rows = fx.conversations(t, "bob", ConversationFilter{})
-	if len(rows) != 2 || rows[0].ConversationID != conv || rows[0].Unread != 3 || rows[1].ConversationID != "alice_user_bob" || rows[1].Unread != 1 {
-		t.Fatalf("bob's conversations: %+v", rows)
-	}
-	if rows := fx.conversations(t, "bob", ConversationFilter{GroupTags: []string{"blue"}}); len(rows) != 1 || rows[0].Type != chat.ReceiverGroup {
-		t.Fatalf("groupTags: %+v", rows)
-	}
-	if rows := fx.conversations(t, "bob", ConversationFilter{Type: chat.ReceiverUser}); len(rows) != 1 || rows[0].Type != chat.ReceiverUser {
-		t.Fatalf("type user: %+v", rows)
-	}
-	if rows := fx.conversations(t, "bob", ConversationFilter{SearchKey: "TEAM"}); len(rows) != 1 || rows[0].With != "team" {
-		t.Fatalf("searchKey: %+v", rows)
-	}
-	if rows := fx.conversations(t, "dave", ConversationFilter{}); len(rows) != 0 {
-		t.Fatalf("dave: %+v", rows)
-	}
-
-	// bob reads the group up to g3, then tries to go back to g1.
-	var moved, back bool
-	err := fx.db.Write(ctx, func(tx *Tx) error {
-		var err error
-		if moved, err = tx.MarkConversation(ctx, testApp, "bob", conv, chat.ReceiptRead, fx.g3, 1000); err != nil {
-			return err
+		rows := fx.conversations(t, "carol", ConversationFilter{})
+		if len(rows) != 1 {
+			t.Fatalf("carol's conversations: %+v", rows)
 		}
-		back, err = tx.MarkConversation(ctx, testApp, "bob", conv, chat.ReceiptRead, fx.g1, 1001)
-		return err
-	})
-	if err != nil || !moved || back {
-		t.Fatalf("mark read: moved %v, moved back %v, err %v", moved, back, err)
-	}
-	rows = fx.conversations(t, "bob", ConversationFilter{ConversationID: conv})
-	if len(rows) != 1 || rows[0].Unread != 1 || rows[0].Side.ReadID != fx.g3 || rows[0].Side.ReadAt != 1000 ||
-		rows[0].Side.DeliveredID != fx.g3 || rows[0].Side.DeliveredAt != 1000 {
-		t.Fatalf("after read (read implies delivered): %+v", rows)
-	}
-	if rows := fx.conversations(t, "bob", ConversationFilter{Unread: true}); len(rows) != 2 {
-		t.Fatalf("unread conversations: %+v", rows)
-	}
-	err = fx.db.Read(ctx, func(tx *Tx) error {
-		sides, err := tx.ReadSides(ctx, testApp, "bob", []string{conv, "alice_user_bob"})
+		c := rows[0]
+		if c.ConversationID != conv || c.Type != chat.ReceiverGroup || c.With != "team" || c.LastMessageID != fx.g4 ||
+			c.Unread != 1 || c.Scope != "participant" || c.Side.JoinedAt != 200 || c.CreatedAt != 200 {
+			t.Fatalf("carol's group conversation: %+v", c)
+		}
+		// bob: the 1:1 conversation with alice is older than the group's last message.
+		rows = fx.conversations(t, "bob", ConversationFilter{})
+		if len(rows) != 2 || rows[0].ConversationID != conv || rows[0].Unread != 3 || rows[1].ConversationID != "alice_user_bob" || rows[1].Unread != 1 {
+			t.Fatalf("bob's conversations: %+v", rows)
+		}
+		if rows := fx.conversations(t, "bob", ConversationFilter{GroupTags: []string{"blue"}}); len(rows) != 1 || rows[0].Type != chat.ReceiverGroup {
+			t.Fatalf("groupTags: %+v", rows)
+		}
+		if rows := fx.conversations(t, "bob", ConversationFilter{Type: chat.ReceiverUser}); len(rows) != 1 || rows[0].Type != chat.ReceiverUser {
+			t.Fatalf("type user: %+v", rows)
+		}
+		if rows := fx.conversations(t, "bob", ConversationFilter{SearchKey: "TEAM"}); len(rows) != 1 || rows[0].With != "team" {
+			t.Fatalf("searchKey: %+v", rows)
+		}
+		if rows := fx.conversations(t, "dave", ConversationFilter{}); len(rows) != 0 {
+			t.Fatalf("dave: %+v", rows)
+		}
+
+		// bob reads the group up to g3, then tries to go back to g1.
+		var moved, back bool
+		err := fx.db.Write(ctx, func(tx *Tx) error {
+			var err error
+			if moved, err = tx.MarkConversation(ctx, testApp, "bob", conv, chat.ReceiptRead, fx.g3, 1000); err != nil {
+				return err
+			}
+			back, err = tx.MarkConversation(ctx, testApp, "bob", conv, chat.ReceiptRead, fx.g1, 1001)
+			return err
+		})
+		if err != nil || !moved || back {
+			t.Fatalf("mark read: moved %v, moved back %v, err %v", moved, back, err)
+		}
+		rows = fx.conversations(t, "bob", ConversationFilter{ConversationID: conv})
+		if len(rows) != 1 || rows[0].Unread != 1 || rows[0].Side.ReadID != fx.g3 || rows[0].Side.ReadAt != 1000 ||
+			rows[0].Side.DeliveredID != fx.g3 || rows[0].Side.DeliveredAt != 1000 {
+			t.Fatalf("after read (read implies delivered): %+v", rows)
+		}
+		if rows := fx.conversations(t, "bob", ConversationFilter{Unread: true}); len(rows) != 2 {
+			t.Fatalf("unread conversations: %+v", rows)
+		}
+		err = fx.db.Read(ctx, func(tx *Tx) error {
+			sides, err := tx.ReadSides(ctx, testApp, "bob", []string{conv, "alice_user_bob"})
+			if err != nil {
+				return err
+			}
+			if s := sides[conv]["bob"]; s.ReadID != fx.g3 {
+				t.Errorf("bob's group side: %+v", s)
+			}
+			if len(sides[conv]) != 1 {
+				t.Errorf("group sides are the viewer's only: %+v", sides[conv])
+			}
+			if s := sides["alice_user_bob"]["alice"]; s.ReadID != fx.d1 {
+				t.Errorf("alice read what she sent: %+v", s)
+			}
+			_, err = tx.Conversation(ctx, testApp, "dave", conv)
+			if chat.AsError(err) == nil || chat.AsError(err).Code != "ERR_CONVERSATION_NOT_ACCESSIBLE" {
+				t.Errorf("dave's view of the group conversation: %v", err)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if s := sides[conv]["bob"]; s.ReadID != fx.g3 {
-			t.Errorf("bob's group side: %+v", s)
-		}
-		if len(sides[conv]) != 1 {
-			t.Errorf("group sides are the viewer's only: %+v", sides[conv])
-		}
-		if s := sides["alice_user_bob"]["alice"]; s.ReadID != fx.d1 {
-			t.Errorf("alice read what she sent: %+v", s)
-		}
-		_, err = tx.Conversation(ctx, testApp, "dave", conv)
-		if chat.AsError(err) == nil || chat.AsError(err).Code != "ERR_CONVERSATION_NOT_ACCESSIBLE" {
-			t.Errorf("dave's view of the group conversation: %v", err)
-		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestPermanentDeleteInGroup(t *testing.T) {
 	t.Parallel()
-	fx := openGroupFixture(t)
-	ctx := context.Background()
-	conv := chat.GroupConversationID("team")
-	err := fx.db.Write(ctx, func(tx *Tx) error {
-		m, err := tx.Message(ctx, testApp, fx.g4)
-		if err != nil {
+	eachEngine(t, func(t *testing.T, engine string) {
+		fx := openGroupFixture(t, engine)
+		ctx := context.Background()
+		conv := chat.GroupConversationID("team")
+		err := fx.db.Write(ctx, func(tx *Tx) error {
+			m, err := tx.Message(ctx, testApp, fx.g4)
+			if err != nil {
+				return err
+			}
+			_, err = tx.DeleteMessagePermanently(ctx, testApp, m)
 			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		_, err = tx.DeleteMessagePermanently(ctx, testApp, m)
-		return err
+		if rows := fx.conversations(t, "alice", ConversationFilter{ConversationID: conv}); len(rows) != 1 || rows[0].LastMessageID != fx.g3 {
+			t.Fatalf("last message after deleting the newest: %+v", rows)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rows := fx.conversations(t, "alice", ConversationFilter{ConversationID: conv}); len(rows) != 1 || rows[0].LastMessageID != fx.g3 {
-		t.Fatalf("last message after deleting the newest: %+v", rows)
-	}
 }

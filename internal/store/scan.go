@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"encoding/json"
 	"strings"
 )
@@ -69,4 +70,17 @@ func prefixColumns(prefix, columns string) string {
 		parts[i] = prefix + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// insertedOne reads the outcome of an INSERT ... ON CONFLICT DO NOTHING of
+// one row: whether the row went in. Expected conflicts are found this way,
+// not by a failing statement, because a failed statement aborts the whole
+// transaction on PostgreSQL (on SQLite it undoes only itself), and a use
+// case may report one conflict and go on.
+func insertedOne(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

@@ -28,13 +28,16 @@ func ErrUIDNotFound(uid string) error {
 
 // InsertUser creates a user; a taken uid is ERR_UID_ALREADY_EXISTS.
 func (tx *Tx) InsertUser(ctx context.Context, appID string, u *chat.User) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT INTO users (app_id, `+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO users (app_id, `+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, uid) DO NOTHING`,
 		appID, u.UID, u.Name, u.Avatar, u.Link, u.Role, u.StatusMessage, encodeRaw(u.Metadata), encodeTags(u.Tags),
 		u.CreatedAt, u.UpdatedAt, u.LastActiveAt, u.DeactivatedAt)
-	if isUniqueViolation(err) {
+	if inserted, err := insertedOne(res, err); err != nil {
+		return translate("insert user", err)
+	} else if !inserted {
 		return chat.Errorf(chat.KindConflict, "ERR_UID_ALREADY_EXISTS", "The UID %s already exists.", u.UID)
 	}
-	return translate("insert user", err)
+	return nil
 }
 
 // User returns a user, deactivated or not.
