@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,7 +57,7 @@ func TestKill9KeepsDeliveries(t *testing.T) {
 	endpoint := l.Addr().String()
 	l.Close()
 
-	db := "sqlite:" + filepath.Join(t.TempDir(), "parley.db")
+	db := testDB(t)
 	p := startBinary(t, db, "--webhook-allow", "127.0.0.0/8")
 	appID, key := p.keys(t)
 	must := func(base, path, body string, h ...string) {

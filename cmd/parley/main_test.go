@@ -17,7 +17,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"parley/internal/store/storetest"
 )
+
+// testDB returns the URL of a fresh database of the engine under test
+// (SQLite, or PostgreSQL with PARLEY_TEST_ENGINE=postgres: see storetest).
+// Tests of SQLite-only behaviour (data directories) name a file instead.
+func testDB(t *testing.T) string {
+	t.Helper()
+	return storetest.URL(t, storetest.Engine(t))
+}
 
 // runCLI runs the command in-process with an empty environment.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -88,7 +98,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 
 func TestAppsCreateJSON(t *testing.T) {
 	t.Parallel()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "p.db")
+	db := testDB(t)
 	code, out, stderr := runCLI(t, "apps", "create", "--name", "Shop", "--region", "EU", "--json", "--db", db)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -245,7 +255,7 @@ func get(base, appID, key, path string) (int, []byte, error) {
 // database and checks that every write answered 200 is there.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	t.Parallel()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "data", "parley.db")
+	db := testDB(t)
 	p := startBinary(t, db)
 	appID, key := p.keys(t)
 
@@ -294,7 +304,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 // running server; the new app works on that server at once.
 func TestAppsCreateWhileServing(t *testing.T) {
 	t.Parallel()
-	db := "sqlite:" + filepath.Join(t.TempDir(), "parley.db")
+	db := testDB(t)
 	p := startBinary(t, db)
 	bin, _ := binary()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -316,7 +326,7 @@ func TestAppsCreateWhileServing(t *testing.T) {
 // TestGracefulShutdown sends SIGTERM and expects a clean exit.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	p := startBinary(t, "sqlite:"+filepath.Join(t.TempDir(), "parley.db"))
+	p := startBinary(t, testDB(t))
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

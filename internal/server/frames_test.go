@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"parley/internal/app"
 	"parley/internal/config"
+	"parley/internal/store/storetest"
 )
 
 // recorder is an app.Publisher that records every frame the use cases
@@ -94,7 +94,7 @@ func (r *recorder) none(t *testing.T, uid, typ string) {
 // the publisher change.
 func startRecording(t *testing.T) (*env, *recorder) {
 	t.Helper()
-	cfg := config.Serve{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "parley.db")}
+	cfg := config.Serve{Addr: "127.0.0.1:0", DB: storetest.URL(t, storetest.Engine(t))}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))

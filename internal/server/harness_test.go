@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/internal/config"
+	"parley/internal/store/storetest"
 )
 
 // env is a running server and the first app's credentials.
@@ -27,8 +27,9 @@ type env struct {
 	authKey string
 }
 
-// start runs a real server on 127.0.0.1:0 with a fresh SQLite database. It
-// stops when the test ends.
+// start runs a real server on 127.0.0.1:0 with a fresh database of the
+// engine under test (SQLite, or PostgreSQL with PARLEY_TEST_ENGINE=postgres:
+// see storetest). It stops when the test ends.
 func start(t *testing.T) *env {
 	t.Helper()
 	return startWith(t, nil, Options{})
@@ -37,7 +38,7 @@ func start(t *testing.T) *env {
 // startWith is start with the configuration changed by edit and options.
 func startWith(t *testing.T, edit func(*config.Serve), opt Options) *env {
 	t.Helper()
-	cfg := config.Serve{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "parley.db")}
+	cfg := config.Serve{Addr: "127.0.0.1:0", DB: storetest.URL(t, storetest.Engine(t))}
 	if edit != nil {
 		edit(&cfg)
 	}
