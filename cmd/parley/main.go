@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"parley/internal/app"
 	"parley/internal/chat"
@@ -28,12 +29,16 @@ import (
 const usage = `parley: a self-hosted chat platform with custom bots.
 
 Usage:
-  parley serve [--addr HOST:PORT] [--db URL]     run the server
+  parley serve [--addr HOST:PORT] [--db URL]     run the server (migrates first)
+  parley migrate [--db URL]                      apply pending database migrations
   parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]
                                                  create an app and its keys
+  parley copy --from URL --to URL [--replace]    copy a whole database, for example
+                                                 from SQLite to PostgreSQL
   parley version                                 print the version
   parley help                                    show this help
 
+Database URLs: sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...
 Environment: PARLEY_ADDR (default 127.0.0.1:8080), PARLEY_DB (default
 sqlite:./parley-data/parley.db). Flags win over the environment.
 Run "parley COMMAND -h" for a command's flags.
@@ -91,6 +96,10 @@ func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, std
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], env, stdout)
+	case "copy":
+		return copyDB(ctx, args[1:], stdout)
 	case "apps":
 		if len(args) < 2 || args[1] != "create" {
 			if len(args) >= 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
@@ -153,7 +162,7 @@ func serve(ctx context.Context, args []string, env config.Getenv, stdout, stderr
 	if srv.FirstApp != nil {
 		printFirstStart(stdout, base, srv.FirstApp)
 	}
-	log.Info("parley is serving", "url", base, "db", cfg.DB, "version", version.Version)
+	log.Info("parley is serving", "url", base, "db", store.Redact(cfg.DB), "version", version.Version)
 	return srv.Run(ctx)
 }
 
@@ -213,5 +222,67 @@ func appsCreate(ctx context.Context, args []string, env config.Getenv, stdout, s
 	}
 	fmt.Fprintf(stdout, "Created app %q\n  App ID:        %s\n  Region:        %s\n  REST API key:  %s\n  Auth key:      %s\n",
 		na.App.Name, na.App.ID, na.App.Region, na.RESTAPIKey, na.AuthKey)
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, env config.Getenv, stdout io.Writer) error {
+	fs := newFlags("migrate", "parley migrate [--db URL]", stdout)
+	dbc := config.BindDB(fs, env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	res, err := store.Migrate(ctx, dbc.DB, store.Options{})
+	for _, name := range res.Applied {
+		fmt.Fprintf(stdout, "applied %s\n", name)
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.Applied) == 0 {
+		fmt.Fprintf(stdout, "database schema is up to date (version %d)\n", res.Version)
+	} else {
+		fmt.Fprintf(stdout, "database schema is at version %d\n", res.Version)
+	}
+	return nil
+}
+
+// copyDB copies every row of one database into another
+// (docs/postgresql.md: moving from SQLite to PostgreSQL).
+func copyDB(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("copy", "parley copy --from URL --to URL [--replace]", stdout)
+	from := fs.String("from", "", "the database to copy, such as sqlite:./parley-data/parley.db (required; it must exist)")
+	to := fs.String("to", "", "the database to fill, such as postgres://parley@db.internal/parley (required; migrated first)")
+	replace := fs.Bool("replace", false, "delete every row of the target first (without it, a target holding data is refused)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return fmt.Errorf("%w: copy: --from and --to are required", errUsage)
+	}
+	if *from == *to {
+		return fmt.Errorf("%w: copy: --from and --to name the same database", errUsage)
+	}
+	src, err := store.Open(ctx, *from, store.Options{MustExist: true})
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer src.Close()
+	dst, err := store.Open(ctx, *to, store.Options{})
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer dst.Close()
+	start := time.Now()
+	counts, err := store.Copy(ctx, src, dst, store.CopyOptions{Replace: *replace})
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, c := range counts {
+		fmt.Fprintf(stdout, "%-20s %8d rows\n", c.Table, c.Rows)
+		total += c.Rows
+	}
+	fmt.Fprintf(stdout, "copied %d rows from %s (%s) to %s (%s) in %s\n", total, store.Redact(*from), src.Engine(), store.Redact(*to), dst.Engine(),
+		time.Since(start).Round(time.Millisecond))
 	return nil
 }

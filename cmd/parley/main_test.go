@@ -58,6 +58,9 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 		{"unwritable data dir", []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(blocker, "sub", "p.db")}, 1, "data directory"},
 		{"postgres down", []string{"serve", "--addr", "127.0.0.1:0", "--db", "postgres://parley:s3cret@127.0.0.1:1/parley"}, 1, "connect to PostgreSQL at postgres://parley:xxxxx@127.0.0.1:1/parley"},
 		{"bad postgres URL", []string{"serve", "--addr", "127.0.0.1:0", "--db", "postgres://h:port/parley"}, 1, "invalid PostgreSQL URL"},
+		{"copy needs both ends", []string{"copy", "--from", "sqlite:" + filepath.Join(dir, "a.db")}, 2, "--from and --to are required"},
+		{"copy from nothing", []string{"copy", "--from", "sqlite:" + filepath.Join(dir, "missing.db"), "--to", "sqlite:" + filepath.Join(dir, "d.db")}, 1, "source: no SQLite database at"},
+		{"migrate bad URL", []string{"migrate", "--db", "mysql://x/y"}, 1, "unsupported database URL"},
 		{"apps create needs a name", []string{"apps", "create", "--db", "sqlite:" + filepath.Join(dir, "b.db")}, 2, "--name is required"},
 		{"apps bad region", []string{"apps", "create", "--name", "x", "--region", "mars", "--db", "sqlite:" + filepath.Join(dir, "c.db")}, 1, "region"},
 	}
@@ -82,7 +85,7 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 
 func TestCLIHelpAndVersion(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"help"}, {"-h"}, {"serve", "-h"}, {"apps", "create", "-h"}, {"apps", "-h"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"serve", "-h"}, {"apps", "create", "-h"}, {"apps", "-h"}, {"migrate", "-h"}, {"copy", "-h"}} {
 		code, out, _ := runCLI(t, args...)
 		if code != 0 || !strings.Contains(out, "Usage") && !strings.Contains(out, "usage") {
 			t.Errorf("%v: exit %d, output %q", args, code, out)
@@ -90,6 +93,12 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "serve", "-h"); code != 0 || !strings.Contains(out, "-addr") || !strings.Contains(out, "PARLEY_DB") {
 		t.Errorf("serve -h lists no flags: %q", out)
+	}
+	if _, out, _ := runCLI(t, "help"); !strings.Contains(out, "parley migrate") || !strings.Contains(out, "parley copy --from") {
+		t.Errorf("help does not list migrate and copy: %q", out)
+	}
+	if code, out, _ := runCLI(t, "copy", "-h"); code != 0 || !strings.Contains(out, "-replace") {
+		t.Errorf("copy -h lists no flags: %q", out)
 	}
 	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "parley ") {
 		t.Errorf("version: %d %q", code, out)

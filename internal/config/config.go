@@ -42,7 +42,7 @@ type Getenv func(string) string
 func BindServe(fs *flag.FlagSet, env Getenv) *Serve {
 	c := &Serve{}
 	fs.StringVar(&c.Addr, "addr", envOr(env, "PARLEY_ADDR", DefaultAddr), "listen address host:port (env PARLEY_ADDR)")
-	fs.StringVar(&c.DB, "db", envOr(env, "PARLEY_DB", DefaultDB), "database URL, sqlite:PATH (env PARLEY_DB)")
+	fs.StringVar(&c.DB, "db", envOr(env, "PARLEY_DB", DefaultDB), "database URL: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (env PARLEY_DB)")
 	fs.StringVar(&c.WebhookAllow, "webhook-allow", envOr(env, "PARLEY_WEBHOOK_ALLOW", ""),
 		"CIDR[,CIDR...] private or loopback ranges bot callbacks may reach, with plain http (env PARLEY_WEBHOOK_ALLOW)")
 	hop, _ := strconv.Atoi(envOr(env, "PARLEY_BOT_HOP_LIMIT", strconv.Itoa(DefaultHopLimit)))
@@ -56,7 +56,7 @@ const DefaultHopLimit = 3
 // BindDB registers the --db flag.
 func BindDB(fs *flag.FlagSet, env Getenv) *DB {
 	c := &DB{}
-	fs.StringVar(&c.DB, "db", envOr(env, "PARLEY_DB", DefaultDB), "database URL, sqlite:PATH (env PARLEY_DB)")
+	fs.StringVar(&c.DB, "db", envOr(env, "PARLEY_DB", DefaultDB), "database URL: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (env PARLEY_DB)")
 	return c
 }
 

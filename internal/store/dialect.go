@@ -87,8 +87,15 @@ func ParseURL(raw string) (engine, location string, err error) {
 	return engineSQLite, location, nil
 }
 
+// Redact returns a database URL with its password hidden, for messages
+// and logs.
+func Redact(raw string) string { return redactURL(raw) }
+
 // redactURL hides the password of a URL, for messages and logs.
 func redactURL(raw string) string {
+	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+		return raw // no password there
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
