@@ -170,9 +170,19 @@ var urlLine = regexp.MustCompile(`url=(http://[0-9.:]+)`)
 // startBinary starts the binary on a free port and waits until it serves.
 func startBinary(t *testing.T, db string, extra ...string) *proc {
 	t.Helper()
-	bin, err := binary()
+	p, err := launch(t, db, extra...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// launch is startBinary for any goroutine: it returns what went wrong, with
+// what the server said on stderr.
+func launch(t *testing.T, db string, extra ...string) (*proc, error) {
+	bin, err := binary()
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, extra...)...)
 	cmd.Dir = t.TempDir()
@@ -180,16 +190,20 @@ func startBinary(t *testing.T, db string, extra ...string) *proc {
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	found := make(chan string, 1)
+	said := &syncBuffer{}
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			said.Write(append(sc.Bytes(), '\n')) //nolint:errcheck // a buffer
 			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
@@ -200,10 +214,11 @@ func startBinary(t *testing.T, db string, extra ...string) *proc {
 	}()
 	select {
 	case base := <-found:
-		return &proc{cmd: cmd, base: base, stdout: stdout}
+		return &proc{cmd: cmd, base: base, stdout: stdout}, nil
+	case <-ended:
+		return nil, fmt.Errorf("server exited before serving: %s", said.String())
 	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-		return nil
+		return nil, fmt.Errorf("server did not start: %s", said.String())
 	}
 }
 

@@ -41,36 +41,53 @@ func TestTwoNodesStartAtOnce(t *testing.T) {
 	t.Parallel()
 	db := testDB(t)
 	procs := make([]*proc, 2)
+	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			procs[i] = startBinary(t, db)
+			procs[i], errs[i] = launch(t, db)
 		}()
 	}
 	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	// The first-start message is printed before the server says it
-	// serves; both have said so.
-	first := 0
-	var appID, key string
-	for _, p := range procs {
-		if strings.Contains(p.stdout.String(), "First start") {
-			first++
-			appID, key = p.keys(t)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
 		}
 	}
-	if first != 1 {
-		t.Fatalf("%d nodes created a first app, want 1", first)
+	// Whichever node created the first app printed its keys; both nodes
+	// serve them.
+	var appID, key string
+	deadline := time.Now().Add(5 * time.Second)
+	for appID == "" {
+		for _, p := range procs {
+			if strings.Contains(p.stdout.String(), "REST API key") {
+				appID, key = p.keys(t)
+			}
+		}
+		if appID == "" && time.Now().After(deadline) {
+			t.Fatal("no node printed the first app's keys")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a pipe copy; bounded by the deadline
 	}
 	for i, p := range procs {
 		code, body, err := post(p.base, appID, key, "/v3/users", fmt.Sprintf(`{"uid":"node%d","name":"N"}`, i))
 		if err != nil || code != 200 {
 			t.Fatalf("node %d: %d %s %v", i, code, body, err)
 		}
+	}
+	// Once both have exited, their output is complete: one first start.
+	first := 0
+	for _, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // checked by Wait
+		if err := p.cmd.Wait(); err != nil {
+			t.Errorf("exit: %v", err)
+		}
+		first += strings.Count(p.stdout.String(), "First start")
+	}
+	if first != 1 {
+		t.Fatalf("%d nodes created a first app, want 1", first)
 	}
 	code, out, stderr := runCLI(t, "migrate", "--db", db)
 	if code != 0 || !strings.Contains(out, "up to date") {

@@ -32,36 +32,47 @@ func (a *App) CreateApp(ctx context.Context, name, region string) (*NewApp, erro
 	}
 	var out *NewApp
 	err := a.write(ctx, func(tx *store.Tx, _ *effects) error {
-		out = &NewApp{App: chat.App{ID: chat.RandomHex(8), Name: name, Region: region, CreatedAt: tx.Unix()}}
-		if err := tx.InsertApp(ctx, &out.App); err != nil {
-			return err
-		}
 		var err error
-		if out.RESTAPIKey, err = insertKey(ctx, tx, out.App.ID, "REST API Key", chat.ScopeFullAccess); err != nil {
-			return err
-		}
-		out.AuthKey, err = insertKey(ctx, tx, out.App.ID, "Auth Key", chat.ScopeAuthOnly)
+		out, err = createApp(ctx, tx, name, region)
 		return err
 	})
 	return out, err
 }
 
+// createApp stores a new app with its two keys.
+func createApp(ctx context.Context, tx *store.Tx, name, region string) (*NewApp, error) {
+	out := &NewApp{App: chat.App{ID: chat.RandomHex(8), Name: name, Region: region, CreatedAt: tx.Unix()}}
+	if err := tx.InsertApp(ctx, &out.App); err != nil {
+		return nil, err
+	}
+	var err error
+	if out.RESTAPIKey, err = insertKey(ctx, tx, out.App.ID, "REST API Key", chat.ScopeFullAccess); err != nil {
+		return nil, err
+	}
+	if out.AuthKey, err = insertKey(ctx, tx, out.App.ID, "Auth Key", chat.ScopeAuthOnly); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EnsureFirstApp creates an app named name when the database has none, and
 // reports whether it did. The server calls it at start so that a newcomer
 // has an app and keys at once.
+//
+// The count and the creation share one write transaction, so that several
+// nodes starting at once on a new database create one app between them.
 func (a *App) EnsureFirstApp(ctx context.Context, name string) (*NewApp, error) {
-	var n int
-	if err := a.read(ctx, func(tx *store.Tx) error {
-		var err error
-		n, err = tx.CountApps(ctx)
+	var out *NewApp
+	err := a.write(ctx, func(tx *store.Tx, _ *effects) error {
+		out = nil
+		n, err := tx.CountApps(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		out, err = createApp(ctx, tx, name, chat.DefaultRegion)
 		return err
-	}); err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		return nil, nil
-	}
-	return a.CreateApp(ctx, name, chat.DefaultRegion)
+	})
+	return out, err
 }
 
 // Apps lists every app.

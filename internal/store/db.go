@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,10 @@ const (
 	// readConns bounds the read-only connections; SQLite readers scale with
 	// cores, and this machine class has few.
 	readConns = 4
+	// sqliteBusyWait bounds how long Open waits for another process that
+	// holds the SQLite file's lock (the busy_timeout of every connection is
+	// the same 10 s); past it Open fails with "database is locked".
+	sqliteBusyWait = 10 * time.Second
 
 	// pgConns bounds the PostgreSQL connections of one process (reads and
 	// writes share the pool). When all are busy, a Read or Write waits for
@@ -67,17 +73,19 @@ type DB struct {
 	// SQLite's writer goroutine.
 	reqs      chan *writeReq
 	closeOnce sync.Once
+	closing   sync.RWMutex // Write enqueues under R, Close marks closed under W
+	closed    atomic.Bool
 	stop      chan struct{}
 	done      chan struct{}
-	closed    atomic.Bool // PostgreSQL: Write after Close fails
 }
 
 // Tx is one use case's view of a transaction. Now is fixed for its whole
 // run.
 type Tx struct {
-	q   *querier
-	d   *dialect
-	Now time.Time
+	q     *querier
+	d     *dialect
+	locks []int64 // the message order locks taken (PostgreSQL)
+	Now   time.Time
 }
 
 // Unix is Now in Unix seconds, the unit of every timestamp in the API.
@@ -147,28 +155,10 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("no SQLite database at %s", loc)
 		}
 	}
-	if err := prepareSQLiteDir(loc); err != nil {
+	db.write, db.read, err = openSQLite(ctx, loc)
+	if err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(loc, false))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", loc, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", loc, err)
-	}
-	r, err := sql.Open("sqlite", sqliteDSN(loc, true))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", loc, err)
-	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
-	db.write, db.read = w, r
 	return db, nil
 }
 
@@ -183,7 +173,9 @@ func (db *DB) closeConns() error {
 // connections. On PostgreSQL, writes already running finish first.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.closing.Lock()
 		db.closed.Store(true)
+		db.closing.Unlock()
 		close(db.stop)
 	})
 	<-db.done
@@ -206,11 +198,19 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 		return db.writePostgres(ctx, fn)
 	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// Enqueue under the read lock, so that Close (write lock) cannot slip
+	// between the check and the send: the writer drains every request
+	// queued before it stops, and none is queued after.
+	db.closing.RLock()
+	if db.closed.Load() {
+		db.closing.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case db.reqs <- req:
-	case <-db.stop:
-		return ErrClosed
+		db.closing.RUnlock()
 	case <-ctx.Done():
+		db.closing.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued, wait for the outcome even if ctx ends: the write may
@@ -235,14 +235,30 @@ func (db *DB) newTx(tx *sql.Tx) *Tx {
 
 // writePostgres runs fn in its own SERIALIZABLE transaction, again when it
 // fails to serialize, up to pgWriteAttempts times.
+//
+// A transaction's snapshot is taken at its first statement, so one that
+// then waits for an app's message order lock (behind other senders of the
+// app) wakes up with a snapshot older than their commits and fails as
+// soon as it touches a row they changed (the conversation, the bot's
+// sequence). Each run therefore reports the order locks it asked for, and
+// the next run takes them on its connection before BEGIN: its snapshot is
+// then taken after the other senders committed, and it cannot fail on
+// their account again. A busy conversation costs a sender two runs at
+// most, not a storm of retries.
 func (db *DB) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
+	var pre []int64
 	for attempt := 1; ; attempt++ {
-		again, err := db.writeOnce(ctx, fn)
+		again, locks, err := db.writeOnce(ctx, fn, pre)
 		if !again || attempt == pgWriteAttempts {
 			return err
+		}
+		if len(locks) > 0 {
+			// The next run queues for the locks: no need to back off.
+			pre = mergeKeys(pre, locks)
+			continue
 		}
 		wait := time.Duration(rand.Int64N(int64(min(pgRetryCap, pgRetryBase<<attempt))))
 		t := time.NewTimer(wait)
@@ -255,12 +271,37 @@ func (db *DB) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
-// writeOnce runs fn in one transaction and reports whether running it
-// again might succeed.
-func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error) (again bool, err error) {
-	sqlTx, err := db.write.BeginTx(ctx, db.d.writeTxOptions())
+// mergeKeys returns the sorted union of two lists of lock keys.
+func mergeKeys(a, b []int64) []int64 {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// writeOnce runs fn in one transaction, first taking the session locks
+// pre (sorted) when there are any, and reports whether running it again
+// might succeed and which order locks fn asked for.
+func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error, pre []int64) (again bool, locks []int64, err error) {
+	var sqlTx *sql.Tx
+	if len(pre) == 0 {
+		sqlTx, err = db.write.BeginTx(ctx, db.d.writeTxOptions())
+	} else {
+		var conn *sql.Conn
+		conn, err = db.write.Conn(ctx)
+		if err != nil {
+			return false, nil, translate("connect", err)
+		}
+		// Runs after the transaction below has ended, on every path.
+		defer db.unlockSession(ctx, conn, pre)
+		for _, k := range pre {
+			if _, err := conn.ExecContext(ctx, db.d.query(db.d.sessionLock()), k); err != nil {
+				return false, nil, translate("lock message order", err)
+			}
+		}
+		sqlTx, err = conn.BeginTx(ctx, db.d.writeTxOptions())
+	}
 	if err != nil {
-		return false, translate("begin write", err)
+		return false, nil, translate("begin write", err)
 	}
 	tx := db.newTx(sqlTx)
 	ferr := db.call(fn, tx)
@@ -269,21 +310,36 @@ func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error) (again bool, er
 	if failed := tx.q.failed; failed != nil {
 		sqlTx.Rollback() //nolint:errcheck // the transaction is aborted
 		if isRetryable(failed) {
-			return true, translate("write", failed)
+			return true, tx.locks, translate("write", failed)
 		}
 		if ferr == nil {
-			return false, fmt.Errorf("store: write: a statement failed and the transaction was aborted: %w", failed)
+			return false, nil, fmt.Errorf("store: write: a statement failed and the transaction was aborted: %w", failed)
 		}
-		return false, ferr
+		return false, nil, ferr
 	}
 	if ferr != nil {
 		sqlTx.Rollback() //nolint:errcheck // undoing fn is the point
-		return isRetryable(ferr), ferr
+		return isRetryable(ferr), tx.locks, ferr
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return isRetryable(err), translate("commit", err)
+		return isRetryable(err), tx.locks, translate("commit", err)
 	}
-	return false, nil
+	return false, nil, nil
+}
+
+// unlockSession releases session locks and returns the connection to the
+// pool. A connection whose locks cannot be released is closed instead
+// (closing a session releases its locks).
+func (db *DB) unlockSession(ctx context.Context, conn *sql.Conn, keys []int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgConnectTimeout)
+	defer cancel()
+	for _, k := range keys {
+		if _, err := conn.ExecContext(ctx, db.d.query(db.d.sessionUnlock()), k); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the point is the error
+			break
+		}
+	}
+	conn.Close()
 }
 
 // querier runs a Tx's statements, in the engine's spelling. It remembers

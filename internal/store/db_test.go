@@ -170,6 +170,67 @@ func TestNoLostUpdates(t *testing.T) {
 	})
 }
 
+// TestBusyConversation: many senders post to one conversation at once;
+// every message is stored. On PostgreSQL they all update the same
+// conversation rows, so most fail to serialize once; the next run queues
+// for the app's message order lock before its snapshot (writePostgres)
+// instead of failing again and again.
+func TestBusyConversation(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := t.Context()
+		if err := db.Write(ctx, func(tx *Tx) error {
+			for _, u := range []string{"a", "b"} {
+				if err := insertUser(ctx, tx, u); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 64
+		var wg sync.WaitGroup
+		var runs atomic.Int64
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Write(ctx, func(tx *Tx) error {
+					runs.Add(1)
+					return tx.InsertMessage(ctx, "app1", textMessage("a", "b", fmt.Sprint(i)))
+				})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("sender %d: %v", i, err)
+			}
+		}
+		var last int64
+		if err := db.Read(ctx, func(tx *Tx) error {
+			c, err := tx.Conversation(ctx, "app1", "a", chat.UserConversationID("a", "b"))
+			if err == nil {
+				last = c.LastMessageID
+			}
+			msgs, _, err2 := tx.ListMessages(ctx, "app1", MessageFilter{Limit: 1000})
+			if len(msgs) != n {
+				t.Errorf("%d messages stored, want %d", len(msgs), n)
+			}
+			return errors.Join(err, err2)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			t.Error("conversation has no last message")
+		}
+		t.Logf("%d messages took %d runs", n, runs.Load())
+	})
+}
+
 // TestMessageIDsFollowCommitOrder: while one transaction that inserted a
 // message is open, another message of the same app (another
 // conversation) cannot commit, so no reader can see the later id before

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -125,6 +127,56 @@ func sqliteDSN(path string, readOnly bool) string {
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
+}
+
+// openSQLite opens the one writer connection and the read-only pool of
+// the file at path.
+func openSQLite(ctx context.Context, path string) (write, read *sql.DB, err error) {
+	if err := prepareSQLiteDir(path); err != nil {
+		return nil, nil, err
+	}
+	// Two processes opening a new file at once race to switch it to WAL,
+	// and SQLite answers the loser "busy" at once, without waiting for
+	// busy_timeout: try again, within the same bound.
+	deadline := time.Now().Add(sqliteBusyWait)
+	for {
+		write, err = openSQLiteWriter(ctx, path)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("store: open %s: %w", path, ctx.Err())
+		case <-time.After(time.Duration(rand.Int64N(int64(50 * time.Millisecond)))):
+		}
+	}
+	read, err = sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+	return write, read, nil
+}
+
+// openSQLiteWriter opens the writer and makes sure its connection works.
+func openSQLiteWriter(ctx context.Context, path string) (*sql.DB, error) {
+	w, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // prepareSQLiteDir makes sure the database's directory exists and is
@@ -348,6 +400,13 @@ func (d *dialect) messageOrderLock() string {
 	}
 	return ""
 }
+
+// sessionLock and sessionUnlock take and release a message order lock for
+// a whole connection, around a transaction (see DB.writePostgres). A
+// session lock and a transaction lock on one key exclude each other, and
+// a session may take its own key again.
+func (d *dialect) sessionLock() string   { return `SELECT pg_advisory_lock(?)` }
+func (d *dialect) sessionUnlock() string { return `SELECT pg_advisory_unlock(?)` }
 
 // messageOrderKey is the advisory lock key of an app's message order.
 func messageOrderKey(appID string) int64 {

@@ -105,8 +105,12 @@ func (tx *Tx) lockMessageOrder(ctx context.Context, appID string) error {
 	if lock == "" {
 		return nil
 	}
-	_, err := tx.q.ExecContext(ctx, lock, messageOrderKey(appID))
-	return translate("lock message order", err)
+	key := messageOrderKey(appID)
+	if _, err := tx.q.ExecContext(ctx, lock, key); err != nil {
+		return translate("lock message order", err)
+	}
+	tx.locks = append(tx.locks, key)
+	return nil
 }
 
 // Message returns one message of the app, deleted or not.
