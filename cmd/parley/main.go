@@ -136,8 +136,7 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // the flag package has printed the usage
 		}
 		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	}
@@ -274,6 +273,9 @@ func copyDB(ctx context.Context, args []string, stdout io.Writer) error {
 	defer dst.Close()
 	start := time.Now()
 	counts, err := store.Copy(ctx, src, dst, store.CopyOptions{Replace: *replace})
+	if ce := chat.AsError(err); ce != nil && ce.Code == store.ErrTargetNotEmpty {
+		return fmt.Errorf("%s: %s (--replace deletes them first)", store.Redact(*to), ce.Message)
+	}
 	if err != nil {
 		return err
 	}

@@ -313,3 +313,22 @@ func sameJSON(a, b string) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+// TestFirstStartAfterFailedListen: a first start that cannot listen
+// creates no app, so the next start still shows the first app's keys.
+func TestFirstStartAfterFailedListen(t *testing.T) {
+	t.Parallel()
+	db := testDB(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if code, _, stderr := runCLI(t, "serve", "--addr", busy.Addr().String(), "--db", db); code != 1 || !strings.Contains(stderr, "listen on") {
+		t.Fatalf("serve on a taken port: exit %d, %q", code, stderr)
+	}
+	p := startBinary(t, db)
+	if appID, key := p.keys(t); appID == "" || key == "" {
+		t.Fatal("no first-start keys")
+	}
+}

@@ -89,14 +89,17 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	s.metrics = newMetrics(s.App)
 	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, s.metrics.dispatch(), log)
 	s.App.SetNotifier(s.Engine)
-	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create the first app: %w", err)
-	}
+	// Listen before creating the first app: its keys are shown once, by
+	// a start that goes on to serve.
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, errors.Unwrap(err))
+	}
+	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
+		s.ln.Close()
+		db.Close()
+		return nil, fmt.Errorf("create the first app: %w", err)
 	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),

@@ -39,6 +39,10 @@ type CopyOptions struct {
 	Replace bool
 }
 
+// ErrTargetNotEmpty is the code of Copy's error for a target that holds
+// rows.
+const ErrTargetNotEmpty = "ERR_TARGET_NOT_EMPTY"
+
 // TableCount is how many rows Copy copied into one table.
 type TableCount struct {
 	Table string
@@ -109,8 +113,7 @@ func prepareTarget(ctx context.Context, tx *Tx, replace bool) error {
 			return translate("copy: check "+table, err)
 		}
 		if n > 0 {
-			return chat.Errorf(chat.KindConflict, "ERR_TARGET_NOT_EMPTY",
-				"The target database is not empty (table %s has rows): copy into a new database, or replace its content explicitly.", table)
+			return chat.Errorf(chat.KindConflict, ErrTargetNotEmpty, "the target database is not empty (table %s has rows)", table)
 		}
 	}
 	return nil
