@@ -136,8 +136,12 @@ func copyTable(ctx context.Context, src, dst *Tx, table string) (int64, error) {
 	insert := func(args []any) error {
 		n := len(args) / len(cols)
 		q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
-		_, err := dst.q.ExecContext(ctx, q, args...)
-		return translate("copy: write "+table, err)
+		if _, err := dst.q.ExecContext(ctx, q, args...); err != nil {
+			// The driver's own words: they name the value that does not
+			// fit (a NUL character in text, for PostgreSQL).
+			return fmt.Errorf("store: copy: write %s: %w", table, err)
+		}
+		return nil
 	}
 	var total int64
 	args := make([]any, 0, perBatch*len(cols))

@@ -60,7 +60,7 @@ func Migrate(ctx context.Context, url string, opt Options) (MigrateResult, error
 	if err != nil {
 		return MigrateResult{}, err
 	}
-	defer db.closeConns()
+	defer db.closeConns() //nolint:errcheck // nothing was written outside committed transactions
 	applied, err := db.migrate(ctx)
 	if err != nil {
 		return MigrateResult{Applied: applied}, err
