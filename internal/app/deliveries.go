@@ -100,6 +100,8 @@ type AttemptReport struct {
 	// ResponseBody is the (capped) body of a 2xx answer, checked for an
 	// inline reply.
 	ResponseBody []byte
+	// Probe tells that the attempt was the probe of a failing bot.
+	Probe bool
 }
 
 // CompleteAttempt records an attempt, moves the delivery and the bot's
@@ -130,7 +132,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		if r.Attempt.Error != "" {
 			reason += ": " + r.Attempt.Error
 		}
-		h := policy.Next(healthOf(b), r.Outcome, reason, tx.Now)
+		h := policy.Next(healthOf(b), r.Outcome, reason, r.Probe, tx.Now)
 		if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
 			ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
 			FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {
