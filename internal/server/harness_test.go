@@ -255,6 +255,25 @@ func (w *ws) nextOf(typ string) frame {
 	}
 }
 
+// noneBefore reads frames up to the "message" frame whose text is marker and
+// fails if a frame of type typ comes first. It checks that an action told
+// w's user nothing of that type: after the action, have someone send the
+// user the marker. Use cases publish before they answer and a connection
+// gets its frames in the order they were published, so a frame the action
+// published would arrive before the marker.
+func (w *ws) noneBefore(typ, marker string) {
+	w.t.Helper()
+	for {
+		f := w.next()
+		if f.Type == "message" && str(f.Data, "data.text") == marker {
+			return
+		}
+		if f.Type == typ {
+			w.t.Fatalf("unexpected %q frame before the marker: %v", typ, f.Data)
+		}
+	}
+}
+
 // send writes a client frame.
 func (w *ws) send(v any) {
 	w.t.Helper()

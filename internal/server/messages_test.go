@@ -289,9 +289,14 @@ func TestGetMessage(t *testing.T) {
 
 func TestEditMessage(t *testing.T) {
 	t.Parallel()
-	e, rec := startRecording(t)
+	e := start(t)
+	tok := map[string]string{}
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		tok[u] = e.user(u)
+	}
+	sockets := map[string]*ws{}
 	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
+		sockets[u] = e.dial(tok[u])
 	}
 	id := sendText(e, "alice", "bob", "helo")
 	r := e.must("PUT", "/v3/messages/"+id, map[string]any{"data": map[string]any{"text": "hello <@uid:carol>", "metadata": map[string]any{"v": 2}},
@@ -316,12 +321,15 @@ func TestEditMessage(t *testing.T) {
 	}
 	// The receiver and the sender are told.
 	for _, u := range []string{"bob", "alice"} {
-		f := rec.wait(t, u, "message_edited")
+		f := sockets[u].nextOf("message_edited")
 		if str(f.Data, "id") != str(act, "id") || str(f.Data, "data.entities.on.entity.data.text") != "hello <@uid:carol>" {
 			t.Fatalf("message_edited frame to %s: %v", u, f.Data)
 		}
 	}
-	rec.none(t, "carol", "message_edited")
+	// Carol, mentioned but not a party, is not: the next frame she gets
+	// is a marker from dave.
+	sendText(e, "dave", "carol", "marker")
+	sockets["carol"].noneBefore("message_edited", "marker")
 
 	// Reading the message shows the edit, the new tags and the new mention.
 	m := e.must("GET", "/v3/messages/"+id, nil, as("bob")).Data()
@@ -359,10 +367,12 @@ func TestEditMessage(t *testing.T) {
 
 func TestDeleteMessage(t *testing.T) {
 	t.Parallel()
-	e, rec := startRecording(t)
-	for _, u := range []string{"alice", "bob"} {
+	e := start(t)
+	bobTok := e.user("bob")
+	for _, u := range []string{"alice", "carol"} {
 		e.user(u)
 	}
+	bob := e.dial(bobTok)
 	keep := sendText(e, "alice", "bob", "keep me")
 	soft := sendText(e, "alice", "bob", "regret")
 	e.fails(http.StatusForbidden, "ERR_MESSAGE_NOT_A_SENDER", "DELETE", "/v3/messages/"+soft, nil, as("bob"))
@@ -371,7 +381,7 @@ func TestDeleteMessage(t *testing.T) {
 	if str(r.Data(), "id") != soft || r.Data()["deletedAt"] == nil || str(r.Data(), "deletedBy") != "alice" || str(r.Data(), "category") != "message" {
 		t.Fatalf("soft delete answers the deleted message: %s", r.Raw)
 	}
-	f := rec.wait(t, "bob", "message_deleted")
+	f := bob.nextOf("message_deleted")
 	if str(f.Data, "data.action") != "deleted" || str(f.Data, "data.entities.on.entity.id") != soft || dig(f.Data, "data.entities.on.entity.deletedAt") == nil {
 		t.Fatalf("message_deleted frame: %v", f.Data)
 	}
@@ -388,7 +398,8 @@ func TestDeleteMessage(t *testing.T) {
 	if again.Data()["deletedAt"] != r.Data()["deletedAt"] {
 		t.Fatalf("second soft delete: %s", again.Raw)
 	}
-	rec.none(t, "bob", "message_deleted")
+	sendText(e, "carol", "bob", "marker")
+	bob.noneBefore("message_deleted", "marker")
 	e.fails(http.StatusForbidden, "ERR_MESSAGE_ACTION_NOT_ALLOWED", "DELETE", "/v3/messages/"+str(f.Data, "id"), nil, nil)
 
 	// Permanent: the message, its thread and the actions about it go.
@@ -402,7 +413,7 @@ func TestDeleteMessage(t *testing.T) {
 	for _, id := range []string{gone, reply, edit} {
 		e.fails(http.StatusNotFound, "ERR_MESSAGE_ID_NOT_FOUND", "GET", "/v3/messages/"+id, nil, nil)
 	}
-	f = rec.wait(t, "bob", "message_deleted")
+	f = bob.nextOf("message_deleted")
 	if on, _ := dig(f.Data, "data.entities.on.entity").(map[string]any); str(on, "id") != gone || on["deletedAt"] == nil || str(on, "data.text") != "" ||
 		str(on, "deletedBy") != "app_system" {
 		t.Fatalf("permanent delete frame must identify the message without its content: %v", f.Data)
