@@ -106,23 +106,9 @@ func (tx *Tx) ListGroups(ctx context.Context, appID string, f GroupFilter) ([]ch
 		}
 	}
 	if f.SearchKey != "" {
-		pat := likePrefix(f.SearchKey)
-		inName, inGUID := len(f.SearchIn) == 0, len(f.SearchIn) == 0
-		for _, s := range f.SearchIn {
-			inName = inName || s == "name"
-			inGUID = inGUID || s == "guid"
-		}
-		switch {
-		case inName && inGUID:
-			where += ` AND (g.name LIKE ? ESCAPE '\' OR g.guid LIKE ? ESCAPE '\')`
-			args = append(args, pat, pat)
-		case inGUID:
-			where += ` AND g.guid LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		default:
-			where += ` AND g.name LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		}
+		cond, condArgs := searchClause("g.", "guid", f.SearchKey, f.SearchIn)
+		where += cond
+		args = append(args, condArgs...)
 	}
 	if len(f.Types) > 0 {
 		where += ` AND g.type IN (` + placeholders(len(f.Types)) + `)`
