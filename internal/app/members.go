@@ -94,8 +94,9 @@ func errBannedMember(uid, guid string) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_BANNED_GROUPMEMBER", "The user %s is banned from the group %s.", uid, guid)
 }
 
-// errTargetNotMember is the error for acting on a user who is not a member.
-func errTargetNotMember(uid, guid string) error {
+// errNotAMember is the error for a user who is not a member of the group:
+// reading or sending to it, or the target of a kick or a scope change.
+func errNotAMember(uid, guid string) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
 }
 
@@ -361,7 +362,7 @@ func (a *App) RemoveMember(ctx context.Context, c Caller, guid, uid string) (*ch
 			return err
 		}
 		if !member {
-			return errTargetNotMember(uid, guid)
+			return errNotAMember(uid, guid)
 		}
 		if err := perm.CanActOn(uid, scope, uid == g.Owner); err != nil {
 			return err
@@ -430,7 +431,7 @@ func (a *App) ChangeScope(ctx context.Context, c Caller, guid, uid, scope string
 			return err
 		}
 		if !member {
-			return errTargetNotMember(uid, guid)
+			return errNotAMember(uid, guid)
 		}
 		if err := perm.CanActOn(uid, oldScope, uid == g.Owner); err != nil {
 			return err

@@ -31,10 +31,6 @@ func errActionNotAllowed(format string, args ...any) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_MESSAGE_ACTION_NOT_ALLOWED", format, args...)
 }
 
-func errNotAMember(uid, guid string) error {
-	return chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
-}
-
 // ListUserMessages lists the 1:1 conversation between the onBehalfOf user
 // and uid. The peer may be deactivated: its history stays readable.
 func (a *App) ListUserMessages(ctx context.Context, c Caller, uid string, in MessageListInput) ([]*chat.Message, store.Cursor, error) {
@@ -54,16 +50,9 @@ func (a *App) ListUserMessages(ctx context.Context, c Caller, uid string, in Mes
 func (a *App) ListGroupMessages(ctx context.Context, c Caller, guid string, in MessageListInput) ([]*chat.Message, store.Cursor, error) {
 	guid = chat.NormalizeID(guid)
 	return a.listMessages(ctx, c, in, true, func(tx *store.Tx, viewer *chat.User, f *store.MessageFilter) error {
-		if _, err := tx.Group(ctx, c.AppID, guid); err != nil {
-			return err
-		}
-		if _, _, member, err := tx.Membership(ctx, c.AppID, guid, viewer.UID); err != nil {
-			return err
-		} else if !member {
-			return errNotAMember(viewer.UID, guid)
-		}
-		f.ConversationID = chat.GroupConversationID(guid)
-		return nil
+		var err error
+		f.ConversationID, err = groupConversationOf(ctx, tx, c.AppID, guid, viewer.UID)
+		return err
 	})
 }
 

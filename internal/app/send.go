@@ -342,16 +342,10 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 		if !chat.ValidID(m.Receiver) {
 			return nil, store.ErrGUIDNotFound(m.Receiver)
 		}
-		if _, err := tx.Group(ctx, appID, m.Receiver); err != nil {
-			return nil, err
-		}
-		if _, _, member, err := tx.Membership(ctx, appID, m.Receiver, sender.UID); err != nil {
-			return nil, err
-		} else if !member {
-			return nil, chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", sender.UID, m.Receiver)
-		}
-		m.ConversationID = chat.GroupConversationID(m.Receiver)
 		var err error
+		if m.ConversationID, err = groupConversationOf(ctx, tx, appID, m.Receiver, sender.UID); err != nil {
+			return nil, err
+		}
 		if audience, err = tx.GroupMemberUIDs(ctx, appID, m.Receiver); err != nil {
 			return nil, err
 		}
