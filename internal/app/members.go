@@ -19,21 +19,13 @@ type MembersInput struct {
 	Password string `json:"password"`
 }
 
-// MemberResult is the outcome of add members for one uid: the action
-// message, or the error for that uid alone.
-type MemberResult struct {
-	Success bool          `json:"success"`
-	Data    *chat.Message `json:"data,omitempty"`
-	Error   *chat.Error   `json:"error,omitempty"`
-}
-
 // MemberResults is the per-uid result map of add members, keyed like the
 // request.
 type MemberResults struct {
-	Admins       map[string]MemberResult `json:"admins,omitempty"`
-	Moderators   map[string]MemberResult `json:"moderators,omitempty"`
-	Participants map[string]MemberResult `json:"participants,omitempty"`
-	UsersToBan   map[string]MemberResult `json:"usersToBan,omitempty"`
+	Admins       map[string]MessageResult `json:"admins,omitempty"`
+	Moderators   map[string]MessageResult `json:"moderators,omitempty"`
+	Participants map[string]MessageResult `json:"participants,omitempty"`
+	UsersToBan   map[string]MessageResult `json:"usersToBan,omitempty"`
 }
 
 // memberLists are the uids of a MembersInput, normalized: each uid once
@@ -145,25 +137,21 @@ func (a *App) AddMembers(ctx context.Context, c Caller, guid string, in MembersI
 // any other error aborts the whole call.
 func (a *App) addMembersTx(ctx context.Context, tx *store.Tx, fx *effects, appID string, g *chat.Group, perm chat.GroupActor, by *chat.User, lists memberLists) (*MemberResults, error) {
 	res := &MemberResults{}
-	record := func(results *map[string]MemberResult, uid string, m *chat.Message, err error) error {
-		if *results == nil {
-			*results = map[string]MemberResult{}
-		}
-		if err == nil {
-			(*results)[uid] = MemberResult{Success: true, Data: m}
-			return nil
-		}
-		ce := chat.AsError(err)
-		if ce == nil || ce.Kind == chat.KindInternal {
+	record := func(results *map[string]MessageResult, uid string, m *chat.Message, err error) error {
+		r, err := resultOf(m, err)
+		if err != nil {
 			return err
 		}
-		(*results)[uid] = MemberResult{Error: ce}
+		if *results == nil {
+			*results = map[string]MessageResult{}
+		}
+		(*results)[uid] = r
 		return nil
 	}
 	for _, part := range []struct {
 		scope   string
 		uids    []string
-		results *map[string]MemberResult
+		results *map[string]MessageResult
 	}{
 		{chat.ScopeAdmin, lists.admins, &res.Admins},
 		{chat.ScopeModerator, lists.moderators, &res.Moderators},
@@ -323,7 +311,7 @@ func (a *App) join(ctx context.Context, c Caller, guid, password string) (*Membe
 		if err != nil {
 			return err
 		}
-		out = &MemberResults{Participants: map[string]MemberResult{me.UID: {Success: true, Data: m}}}
+		out = &MemberResults{Participants: map[string]MessageResult{me.UID: {Success: true, Data: m}}}
 		return nil
 	})
 	return out, err
