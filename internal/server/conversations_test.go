@@ -18,9 +18,7 @@ func conversationIDs(r resp) []string {
 func TestConversationsList(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol", "dave")
 	e.must("PUT", "/v3/users/carol", map[string]any{"tags": []string{"vip"}}, nil)
 	sendText(e, "alice", "bob", "hi bob")
 	sendText(e, "carol", "alice", "hi alice")
@@ -94,9 +92,7 @@ func TestConversationsList(t *testing.T) {
 func TestGetConversation(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	id := sendText(e, "alice", "bob", "hello")
 	e.must("POST", "/v3/users/bob/blockedusers", map[string]any{"blockedUids": []string{"alice"}}, nil)
 	for _, c := range []struct{ viewer, peer, unread string }{{"alice", "bob", "0"}, {"bob", "alice", "1"}} {
@@ -123,10 +119,7 @@ func TestGetConversation(t *testing.T) {
 func TestMarkConversationRead(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	tok := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		tok[u] = e.user(u)
-	}
+	tok := e.users("alice", "bob", "carol", "dave")
 	alice, bob, carol := e.dial(tok["alice"]), e.dial(tok["bob"]), e.dial(tok["carol"])
 	var sent []string
 	for _, text := range []string{"one", "two", "three"} {

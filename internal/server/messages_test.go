@@ -12,7 +12,7 @@ import (
 // sendText sends a text message from one user to another and returns its id.
 func sendText(e *env, from, to, text string) string {
 	e.t.Helper()
-	r := e.must("POST", "/v3/messages", map[string]any{"receiver": to, "receiverType": "user", "data": map[string]any{"text": text}}, as(from))
+	r := e.say(from, to, text)
 	id := str(r.Data(), "id")
 	if id == "" {
 		e.t.Fatalf("send: no id: %s", r.Raw)
@@ -78,9 +78,7 @@ func pageAll(e *env, path string, first url.Values, h hdr, limit int) []string {
 func TestMessageCursorsPageThroughEverything(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
-	e.user("carol")
+	e.users("alice", "bob", "carol")
 	var sent []string
 	for i := range 250 {
 		from, to := "alice", "bob"
@@ -148,9 +146,7 @@ func TestMessageCursorsPageThroughEverything(t *testing.T) {
 func TestMessageFilters(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	list := func(query string) []string {
 		t.Helper()
 		return ids(e.must("GET", "/v3/users/bob/messages?limit=1000&"+query, nil, as("alice")))
@@ -237,8 +233,7 @@ func TestMessageFilters(t *testing.T) {
 func TestMessageListErrors(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
+	e.users("alice", "bob")
 	sendText(e, "alice", "bob", "hi")
 	bad := map[string]string{
 		"limit=0":                        "limit",
@@ -269,9 +264,7 @@ func TestMessageListErrors(t *testing.T) {
 func TestGetMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "eve"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "eve")
 	id := sendText(e, "alice", "bob", "secret")
 	for _, viewer := range []hdr{nil, as("alice"), as("bob")} {
 		r := e.must("GET", "/v3/messages/"+id, nil, viewer)
@@ -290,10 +283,7 @@ func TestGetMessage(t *testing.T) {
 func TestEditMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	tok := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		tok[u] = e.user(u)
-	}
+	tok := e.users("alice", "bob", "carol", "dave")
 	sockets := map[string]*ws{}
 	for _, u := range []string{"alice", "bob", "carol"} {
 		sockets[u] = e.dial(tok[u])
@@ -368,11 +358,8 @@ func TestEditMessage(t *testing.T) {
 func TestDeleteMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	bobTok := e.user("bob")
-	for _, u := range []string{"alice", "carol"} {
-		e.user(u)
-	}
-	bob := e.dial(bobTok)
+	tok := e.users("alice", "bob", "carol")
+	bob := e.dial(tok["bob"])
 	keep := sendText(e, "alice", "bob", "keep me")
 	soft := sendText(e, "alice", "bob", "regret")
 	e.fails(http.StatusForbidden, "ERR_MESSAGE_NOT_A_SENDER", "DELETE", "/v3/messages/"+soft, nil, as("bob"))
@@ -431,9 +418,7 @@ func TestDeleteMessage(t *testing.T) {
 func TestThreads(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "eve"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "eve")
 	parent := sendText(e, "alice", "bob", "thread starter")
 	other := sendText(e, "alice", "eve", "elsewhere")
 	r1 := e.must("POST", "/v3/messages/"+parent+"/thread", map[string]any{"data": map[string]any{"text": "first reply"}}, as("bob"))
@@ -471,9 +456,7 @@ func TestThreads(t *testing.T) {
 func TestMUIDIdempotency(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	body := func(to string) map[string]any {
 		return map[string]any{"receiver": to, "receiverType": "user", "muid": "client-1", "data": map[string]any{"text": "once"}}
 	}
@@ -494,8 +477,7 @@ func TestMUIDIdempotency(t *testing.T) {
 func TestBlockedUsersCannotMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
+	e.users("alice", "bob")
 	before := sendText(e, "bob", "alice", "before the block")
 	e.must("POST", "/v3/users/alice/blockedusers", map[string]any{"blockedUids": []string{"bob"}}, nil)
 	msg := func(from, to string) map[string]any {
