@@ -269,6 +269,7 @@ type BotView struct {
 	Replayed    int
 	ReplaySince string
 	Setting     string
+	Failing     bool // pending deliveries are held
 }
 
 const logPerPage = 25
@@ -288,6 +289,7 @@ func (s *Server) renderBot(w http.ResponseWriter, r *http.Request, q *req, uid, 
 	if flash != "" {
 		v.Flash = flash
 	}
+	v.Failing = b.Health != nil && b.Health.State == chat.HealthFailing
 	for _, gs := range GroupSettings {
 		if gs.Value == b.GroupChatSetting {
 			v.Setting = gs.Label
