@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,5 +276,4 @@ func TestBrowserSeedFlow(t *testing.T) {
 	if bot := e.api("GET", "/v3/bots/helper", "")["data"].(map[string]any); bot["enabled"] != true {
 		b.failf("a forged form disabled the bot")
 	}
-	_ = url.Values{}
 }

@@ -6,12 +6,12 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sort"
 	"strings"
 
 	"parley/internal/app"
@@ -134,6 +134,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, q *req, err error)
 	status, heading, msg := http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again in a moment."
 	if ce := chat.AsError(err); ce != nil && ce.Kind != chat.KindInternal {
 		msg = ce.Message
+		if len(ce.Details) > 0 {
+			// A validation error outside a form: its details say what to fix.
+			var parts []string
+			for _, d := range ce.Details {
+				parts = append(parts, d...)
+			}
+			sort.Strings(parts)
+			msg = strings.Join(parts, " ")
+		}
 		switch ce.Kind {
 		case chat.KindNotFound:
 			status, heading = http.StatusNotFound, "Not found"
@@ -285,8 +294,6 @@ func (f *Form) absorb(err error) bool {
 
 // HasErrors reports whether the form has anything to show.
 func (f Form) HasErrors() bool { return len(f.Errors) > 0 || f.Message != "" }
-
-var errBadForm = errors.New("web: malformed form")
 
 func atoiDefault(s string, def int) int {
 	var n int
