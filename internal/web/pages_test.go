@@ -115,7 +115,7 @@ func TestEveryFlow(t *testing.T) {
 	if scopes["alice"] != "admin" || scopes["useraa"] != "moderator" || scopes["userba"] != "moderator" {
 		t.Fatalf("scopes %v", scopes)
 	}
-	follow(post(ap+"/groups/team/members/useraa/kick"))
+	follow(post(ap + "/groups/team/members/useraa/kick"))
 	p = follow(post(ap+"/groups/team/members/userba/ban"), "Banned")
 	if strings.Contains(p.Body, "/members/useraa/") {
 		t.Fatal("the kicked member is still listed")
