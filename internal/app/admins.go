@@ -57,6 +57,10 @@ const (
 type AdminConfig struct {
 	// Now is the clock of the login throttle; default time.Now.
 	Now func() time.Time
+	// HashMemoryKiB and HashPasses set the argon2id cost of new password
+	// hashes; 0 means the defaults (19 MiB, 2). Tests lower them to keep
+	// suites that start many servers light; never lower them in production.
+	HashMemoryKiB, HashPasses uint32
 }
 
 // Admins runs the dashboard account use cases. It is separate from App
@@ -64,6 +68,9 @@ type AdminConfig struct {
 type Admins struct {
 	a        *App
 	now      func() time.Time
+	memKiB   uint32
+	passes   uint32
+	dummy    func() string // a hash verified for unknown usernames
 	mu       sync.Mutex
 	failures map[string]*failure // "u:" + username + "|" + ip, or "ip:" + ip
 }
@@ -78,8 +85,18 @@ func NewAdmins(a *App, cfg AdminConfig) *Admins {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Admins{a: a, now: cfg.Now, failures: map[string]*failure{}}
+	if cfg.HashMemoryKiB == 0 {
+		cfg.HashMemoryKiB = argonMemoryKiB
+	}
+	if cfg.HashPasses == 0 {
+		cfg.HashPasses = argonTime
+	}
+	ad := &Admins{a: a, now: cfg.Now, memKiB: cfg.HashMemoryKiB, passes: cfg.HashPasses, failures: map[string]*failure{}}
+	ad.dummy = sync.OnceValue(func() string { return ad.hash("parley-dummy-password") })
+	return ad
 }
+
+func (ad *Admins) hash(pw string) string { return hashPasswordCost(pw, ad.memKiB, ad.passes) }
 
 // Session is a logged-in dashboard account.
 type Session struct {
@@ -95,14 +112,22 @@ type Session struct {
 // no account exists, and returns that password (shown once). It returns ""
 // when an account exists already.
 func (ad *Admins) EnsureFirstAdmin(ctx context.Context) (string, error) {
+	var n int
+	if err := ad.a.read(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.CountAdmins(ctx)
+		return err
+	}); err != nil || n > 0 {
+		return "", err // hash nothing on an ordinary start
+	}
 	pw := randomPassword()
-	hash := hashPassword(pw)
+	hash := ad.hash(pw)
 	created := false
 	err := ad.a.write(ctx, func(tx *store.Tx, _ *effects) error {
 		created = false
 		n, err := tx.CountAdmins(ctx)
 		if err != nil || n > 0 {
-			return err
+			return err // another process made one meanwhile
 		}
 		created = true
 		return tx.UpsertAdmin(ctx, &store.Admin{Username: FirstAdmin, PasswordHash: hash, CreatedAt: tx.Unix()})
@@ -150,7 +175,7 @@ func (ad *Admins) SetAdminPassword(ctx context.Context, username, password strin
 	if err := v.Err(); err != nil {
 		return err
 	}
-	hash := hashPassword(password)
+	hash := ad.hash(password)
 	return ad.a.write(ctx, func(tx *store.Tx, _ *effects) error {
 		if err := tx.UpsertAdmin(ctx, &store.Admin{Username: username, PasswordHash: hash, CreatedAt: tx.Unix(), UpdatedAt: tx.Unix()}); err != nil {
 			return err
@@ -162,10 +187,6 @@ func (ad *Admins) SetAdminPassword(ctx context.Context, username, password strin
 // errBadLogin is the one answer to a wrong username or password: it does
 // not tell which was wrong.
 var errBadLogin = chat.Errorf(chat.KindUnauthenticated, "ERR_BAD_LOGIN", "The username or password is not correct.")
-
-// dummyHash is verified when the username does not exist, so that a wrong
-// username costs as much time as a wrong password.
-var dummyHash = hashPassword("parley-dummy-password")
 
 // LoginInput is what a login form sends, with where it came from.
 type LoginInput struct {
@@ -194,7 +215,9 @@ func (ad *Admins) Login(ctx context.Context, in LoginInput) (*Session, string, e
 	if err != nil && chat.KindOf(err) != chat.KindNotFound {
 		return nil, "", err
 	}
-	hash := dummyHash
+	// An unknown username verifies a dummy hash, so that it costs as much
+	// time as a wrong password and timing does not reveal usernames.
+	hash := ad.dummy()
 	if acct != nil {
 		hash = acct.PasswordHash
 	}

@@ -24,14 +24,19 @@ const (
 	argonSaltLen   = 16
 )
 
-// hashPassword returns the PHC string form of an argon2id hash of pw:
-// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded base64).
-func hashPassword(pw string) string {
+// hashPassword returns the PHC string form of an argon2id hash of pw with
+// the default cost: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>
+// (unpadded base64).
+func hashPassword(pw string) string { return hashPasswordCost(pw, argonMemoryKiB, argonTime) }
+
+// hashPasswordCost is hashPassword with a given memory (KiB) and number of
+// passes (tests lower them; the hash records them).
+func hashPasswordCost(pw string, memoryKiB, passes uint32) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(pw), salt, passes, memoryKiB, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 

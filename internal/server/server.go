@@ -66,6 +66,9 @@ func Open(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, err
 // delivery engine's timings with them).
 type Options struct {
 	Dispatch dispatch.Config
+	// Admin tunes the dashboard accounts (tests lower the password hash
+	// cost).
+	Admin app.AdminConfig
 }
 
 // OpenWith is Open with options.
@@ -103,7 +106,7 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	}
 	// Dashboard: accounts and pages (templates are parsed here, so a broken
 	// template stops the start).
-	s.Admins = app.NewAdmins(s.App, app.AdminConfig{})
+	s.Admins = app.NewAdmins(s.App, opt.Admin)
 	if s.FirstAdminPassword, err = s.Admins.EnsureFirstAdmin(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create the first dashboard account: %w", err)

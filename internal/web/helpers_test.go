@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/app"
 	"parley/internal/chat"
 	"parley/internal/config"
 	"parley/internal/dispatch"
@@ -46,7 +47,7 @@ func start(t *testing.T) *env {
 		Retry:   webhook.Policy{Base: 50 * time.Millisecond, Cap: 200 * time.Millisecond, MaxAge: time.Minute},
 		Health:  chat.HealthPolicy{FailingAfter: 4, ProbeMin: 300 * time.Millisecond, ProbeMax: time.Second},
 		Poll:    50 * time.Millisecond,
-	}}
+	}, Admin: app.AdminConfig{HashMemoryKiB: 1024, HashPasses: 1}} // cheap hashes: these tests are about the flows
 	srv, err := server.OpenWith(t.Context(), cfg, log, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -41,14 +41,15 @@ const password = "demo-password-1"
 func main() {
 	out := flag.String("out", "docs/screenshots", "directory for the PNG files")
 	chromium := flag.String("chromium", "/usr/bin/chromium", "the Chromium binary")
+	extra := flag.Bool("extra", false, "also take the secondary pages (for reviewing the design, not for docs/)")
 	flag.Parse()
-	if err := run(*out, *chromium); err != nil {
+	if err := run(*out, *chromium, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "screenshots:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, chromium string) error {
+func run(out, chromium string, extra bool) error {
 	ctx := context.Background()
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
@@ -168,6 +169,23 @@ func run(out, chromium string) error {
 		{"keys", []chromedp.Action[chromedp.Void]{chromedp.Navigate(ap + "/keys"), chromedp.WaitVisible(chromedp.CSS("table"))}},
 		{"bots-phone", []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile), chromedp.Navigate(ap + "/bots"),
 			chromedp.WaitVisible(chromedp.CSS("table"))}},
+	}
+	if extra {
+		more := []struct {
+			name  string
+			steps []chromedp.Action[chromedp.Void]
+		}{
+			{"x-apps", []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base + "/apps"), chromedp.WaitVisible(chromedp.CSS("table"))}},
+			{"x-groups", []chromedp.Action[chromedp.Void]{chromedp.Navigate(ap + "/groups"), chromedp.WaitVisible(chromedp.CSS("table"))}},
+			{"x-user", []chromedp.Action[chromedp.Void]{chromedp.Navigate(ap + "/users/alice"), chromedp.WaitVisible(chromedp.CSS("#name"))}},
+			{"x-bot-edit", []chromedp.Action[chromedp.Void]{chromedp.Navigate(ap + "/bots/helpdesk/edit"), chromedp.WaitVisible(chromedp.CSS("#webhookURL")),
+				chromedp.Evaluate[chromedp.Void](`document.querySelector("fieldset:nth-of-type(2)").scrollIntoView()`)}},
+			{"x-console-empty", []chromedp.Action[chromedp.Void]{chromedp.Navigate(ap + "/console"), chromedp.WaitVisible(chromedp.CSS("#open"))}},
+			{"x-console-phone", []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile),
+				chromedp.Navigate(ap + "/console?as=alice&with=user:helpdesk"), chromedp.WaitVisible(chromedp.CSS("#composer"))}},
+			{"x-404", []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(1280, 800), chromedp.Navigate(ap + "/bots/nope"), chromedp.WaitVisible(chromedp.CSS(".empty"))}},
+		}
+		steps = append(steps, more...)
 	}
 	for _, s := range steps {
 		if err := do(s.name, s.steps...); err != nil {
