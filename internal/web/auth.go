@@ -10,6 +10,10 @@ import (
 	"parley/internal/chat"
 )
 
+// sessionCookieAge is the session cookie's Max-Age: the longest a
+// session may live (app.Admins ends it earlier when idle).
+const sessionCookieAge = 7 * 24 * time.Hour
+
 // LoginView is the login page.
 type LoginView struct {
 	Page
@@ -53,7 +57,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := formFrom(r, "username")
-	sess, id, err := s.admins.Login(r.Context(), app.LoginInput{Username: f.Values["username"], Password: r.PostFormValue("password"),
+	_, id, err := s.admins.Login(r.Context(), app.LoginInput{Username: f.Values["username"], Password: r.PostFormValue("password"),
 		IP: s.clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		ce := chat.AsError(err)
@@ -70,7 +74,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, r, loginCookie, "", -1)
-	s.setCookie(w, r, sessionCookie, id, time.Until(sess.ExpiresAt)+7*24*time.Hour)
+	// The cookie may outlive the session (whose idle expiry slides on the
+	// server); the server decides when it ends.
+	s.setCookie(w, r, sessionCookie, id, sessionCookieAge)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 

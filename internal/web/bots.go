@@ -109,10 +109,6 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, q *req) error
 			name = f.Values["uid"]
 		}
 		_, err = s.app.CreateUser(r.Context(), q.caller, app.UserInput{UID: ptr(f.Values["uid"]), Name: &name})
-		if ce := chat.AsError(err); ce != nil && ce.Details["name"] != nil {
-			f.Errors["name"] = ce.Details["name"]
-			err = chat.Invalid("name", "%s", strings.Join(ce.Details["name"], " "))
-		}
 		if err == nil {
 			bot, err = s.app.CreateBot(r.Context(), q.caller, in)
 		}
