@@ -31,6 +31,8 @@ Usage:
   parley serve [--addr HOST:PORT] [--db URL]     run the server
   parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]
                                                  create an app and its keys
+  parley admin set-password [--username admin] [--db URL]
+                                                 set a dashboard password (read from stdin)
   parley version                                 print the version
   parley help                                    show this help
 
@@ -51,7 +53,13 @@ var errUsage = errors.New("usage")
 
 // run is main without the process: tests call it directly.
 func run(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, env, stdout, stderr)
+	return runIO(ctx, args, env, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with standard input given (parley admin set-password reads
+// the password from it).
+func runIO(ctx context.Context, args []string, env config.Getenv, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, env, stdin, stdout, stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
@@ -83,7 +91,7 @@ func describe(err error) string {
 	return msg
 }
 
-func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, env config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no command given", errUsage)
@@ -100,6 +108,8 @@ func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, std
 			return fmt.Errorf("%w: unknown apps command; try: parley apps create --name NAME", errUsage)
 		}
 		return appsCreate(ctx, args[2:], env, stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], env, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "parley %s\n", version.Version)
 		return nil
@@ -152,6 +162,9 @@ func serve(ctx context.Context, args []string, env config.Getenv, stdout, stderr
 	base := "http://" + dialable(srv.Addr())
 	if srv.FirstApp != nil {
 		printFirstStart(stdout, base, srv.FirstApp)
+	}
+	if srv.FirstAdminPassword != "" {
+		printFirstAdmin(stdout, base, srv.FirstAdminPassword)
 	}
 	log.Info("parley is serving", "url", base, "db", cfg.DB, "version", version.Version)
 	return srv.Run(ctx)

@@ -128,6 +128,9 @@ func (e *Engine) Wake() {
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.wg.Wait()
 	if err := e.app.ReleaseAllLeases(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting (a SIGTERM right after start): not a failure
+		}
 		return err
 	}
 	maint := time.NewTicker(e.cfg.Maintenance)
