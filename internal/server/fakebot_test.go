@@ -41,9 +41,11 @@ type fakeBot struct {
 	got  chan botReq
 	done chan struct{}
 
-	mu     sync.Mutex
-	reqs   []botReq
-	answer func(r botReq, n int) answer
+	mu          sync.Mutex
+	reqs        []botReq
+	answer      func(r botReq, n int) answer
+	inFlight    int // requests being answered now
+	maxInFlight int // the most requests ever answered at once
 }
 
 func newFakeBot(t *testing.T) *fakeBot {
@@ -63,7 +65,14 @@ func (b *fakeBot) serve(w http.ResponseWriter, r *http.Request) {
 	b.reqs = append(b.reqs, req)
 	n := len(b.reqs)
 	fn := b.answer
+	b.inFlight++
+	b.maxInFlight = max(b.maxInFlight, b.inFlight)
 	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
 	a := fn(req, n)
 	if a.Delay > 0 {
 		select {
@@ -113,6 +122,13 @@ func (b *fakeBot) none(d time.Duration) {
 		b.t.Fatalf("unexpected callback: %s", r.Body)
 	case <-time.After(d):
 	}
+}
+
+// peak is the most requests the bot was answering at once.
+func (b *fakeBot) peak() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.maxInFlight
 }
 
 func (b *fakeBot) count() int {
