@@ -62,20 +62,12 @@ func TestKill9KeepsDeliveries(t *testing.T) {
 	appID, key := p.keys(t)
 	must := func(base, path, body string, h ...string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+path, stringsReader(body))
-		req.Header.Set("appId", appID)
-		req.Header.Set("apiKey", key)
-		for i := 0; i+1 < len(h); i += 2 {
-			req.Header.Set(h[i], h[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
+		code, b, err := request("POST", base, appID, key, path, body, h...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("POST %s: %d %s", path, res.StatusCode, b)
+		if code != 200 {
+			t.Fatalf("POST %s: %d %s", path, code, b)
 		}
 	}
 	must(p.base, "/v3/users", `{"uid":"helper","name":"Helper"}`)

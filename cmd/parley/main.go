@@ -33,6 +33,8 @@ Usage:
   parley migrate [--db URL]                      apply pending database migrations
   parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]
                                                  create an app and its keys
+  parley admin set-password [--username admin] [--db URL]
+                                                 set a dashboard password (read from stdin)
   parley copy --from URL --to URL [--replace]    copy a whole database, for example
                                                  from SQLite to PostgreSQL
   parley version                                 print the version
@@ -56,7 +58,13 @@ var errUsage = errors.New("usage")
 
 // run is main without the process: tests call it directly.
 func run(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, env, stdout, stderr)
+	return runIO(ctx, args, env, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with standard input given (parley admin set-password reads
+// the password from it).
+func runIO(ctx context.Context, args []string, env config.Getenv, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, env, stdin, stdout, stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
@@ -88,7 +96,7 @@ func describe(err error) string {
 	return msg
 }
 
-func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, env config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no command given", errUsage)
@@ -109,6 +117,8 @@ func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, std
 			return fmt.Errorf("%w: unknown apps command; try: parley apps create --name NAME", errUsage)
 		}
 		return appsCreate(ctx, args[2:], env, stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], env, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "parley %s\n", version.Version)
 		return nil
@@ -160,6 +170,9 @@ func serve(ctx context.Context, args []string, env config.Getenv, stdout, stderr
 	base := "http://" + dialable(srv.Addr())
 	if srv.FirstApp != nil {
 		printFirstStart(stdout, base, srv.FirstApp)
+	}
+	if srv.FirstAdminPassword != "" {
+		printFirstAdmin(stdout, base, srv.FirstAdminPassword)
 	}
 	log.Info("parley is serving", "url", base, "db", store.Redact(cfg.DB), "version", version.Version)
 	return srv.Run(ctx)

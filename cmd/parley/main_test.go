@@ -248,23 +248,23 @@ func (p *proc) keys(t *testing.T) (appID, restKey string) {
 	}
 }
 
-func post(base, appID, key, path, body string) (int, []byte, error) {
-	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-	req.Header.Set("appId", appID)
-	req.Header.Set("apiKey", key)
-	res, err := http.DefaultClient.Do(req)
+// request sends an API call with an app's key and the extra headers given
+// as name, value pairs, and returns the status and the body. An empty body
+// sends none.
+func request(method, base, appID, key, path, body string, header ...string) (int, []byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
-
-func get(base, appID, key, path string) (int, []byte, error) {
-	req, _ := http.NewRequest("GET", base+path, nil)
 	req.Header.Set("appId", appID)
 	req.Header.Set("apiKey", key)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -295,7 +295,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			uid := fmt.Sprintf("user-%03d", i)
-			code, _, err := post(p.base, appID, key, "/v3/users", `{"uid":"`+uid+`","name":"U"}`)
+			code, _, err := request("POST", p.base, appID, key, "/v3/users", `{"uid":"`+uid+`","name":"U"}`)
 			if err == nil && code == 200 {
 				mu.Lock()
 				acked = append(acked, uid)
@@ -317,7 +317,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal("restart created a new first app: the database was lost")
 	}
 	for _, uid := range acked {
-		code, body, err := get(q.base, appID, key, "/v3/users/"+uid)
+		code, body, err := request("GET", q.base, appID, key, "/v3/users/"+uid, "")
 		if err != nil || code != 200 {
 			t.Fatalf("acknowledged user %s missing after kill -9: %d %s %v", uid, code, body, err)
 		}
@@ -341,7 +341,7 @@ func TestAppsCreateWhileServing(t *testing.T) {
 	if err := json.Unmarshal(out, &a); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	code, body, err := post(p.base, a["appId"], a["restApiKey"], "/v3/users", `{"uid":"x","name":"X"}`)
+	code, body, err := request("POST", p.base, a["appId"], a["restApiKey"], "/v3/users", `{"uid":"x","name":"X"}`)
 	if err != nil || code != 200 {
 		t.Fatalf("new app's key on the running server: %d %s %v", code, body, err)
 	}
@@ -365,5 +365,3 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("no exit within 15 s of SIGTERM")
 	}
 }
-
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }

@@ -72,7 +72,7 @@ func TestTwoNodesStartAtOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling a pipe copy; bounded by the deadline
 	}
 	for i, p := range procs {
-		code, body, err := post(p.base, appID, key, "/v3/users", fmt.Sprintf(`{"uid":"node%d","name":"N"}`, i))
+		code, body, err := request("POST", p.base, appID, key, "/v3/users", fmt.Sprintf(`{"uid":"node%d","name":"N"}`, i))
 		if err != nil || code != 200 {
 			t.Fatalf("node %d: %d %s %v", i, code, body, err)
 		}

@@ -22,10 +22,7 @@ func (a *App) CreateAPIKey(ctx context.Context, c Caller, in APIKeyInput) (*chat
 	name, scope := deref(in.Name), chat.ScopeAuthOnly
 	chat.ValidateName(&v, "name", name, true)
 	if in.Scope != nil {
-		var ok bool
-		if scope, ok = chat.ParseKeyScope(*in.Scope); !ok {
-			v.Add("scope", "The scope must be authOnly or fullAccess.")
-		}
+		scope = keyScope(&v, *in.Scope)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -52,6 +49,16 @@ func (a *App) CreateAPIKey(ctx context.Context, c Caller, in APIKeyInput) (*chat
 	return out, err
 }
 
+// keyScope parses a key scope from a request, adding to v when it is not
+// one.
+func keyScope(v *chat.Validation, raw string) string {
+	s, ok := chat.ParseKeyScope(raw)
+	if !ok {
+		v.Add("scope", "The scope must be authOnly or fullAccess.")
+	}
+	return s
+}
+
 // findKey resolves a key named in a path: its full value or its prefix.
 func findKey(ctx context.Context, tx *store.Tx, appID, ref string) (*chat.APIKey, error) {
 	if len(ref) == chat.APIKeyPrefixLen {
@@ -74,11 +81,11 @@ func (a *App) APIKey(ctx context.Context, c Caller, ref string) (*chat.APIKey, e
 // ListAPIKeys returns a page of keys.
 func (a *App) ListAPIKeys(ctx context.Context, c Caller, f store.APIKeyFilter) ([]chat.APIKey, int, error) {
 	if f.Scope != "" {
-		s, ok := chat.ParseKeyScope(f.Scope)
-		if !ok {
-			return nil, 0, chat.Invalid("scope", "The scope must be authOnly or fullAccess.")
+		var v chat.Validation
+		f.Scope = keyScope(&v, f.Scope)
+		if err := v.Err(); err != nil {
+			return nil, 0, err
 		}
-		f.Scope = s
 	}
 	var out []chat.APIKey
 	var total int
@@ -98,10 +105,7 @@ func (a *App) UpdateAPIKey(ctx context.Context, c Caller, ref string, in APIKeyI
 	}
 	var scope string
 	if in.Scope != nil {
-		var ok bool
-		if scope, ok = chat.ParseKeyScope(*in.Scope); !ok {
-			v.Add("scope", "The scope must be authOnly or fullAccess.")
-		}
+		scope = keyScope(&v, *in.Scope)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -15,24 +15,25 @@ import (
 // and of the delivery log API. The engine decides when and how to POST;
 // every change it makes to the data goes through here.
 
-// DueDeliveries returns lane heads due at now (see store.DueLaneHeads).
-func (a *App) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]store.DueDelivery, error) {
+// DueDeliveries returns lane heads due at now (see store.DueLaneHeads);
+// defaultCap is the per-bot in-flight cap of bots without an override.
+func (a *App) DueDeliveries(ctx context.Context, now time.Time, defaultCap, limit int) ([]store.DueDelivery, error) {
 	var out []store.DueDelivery
 	err := a.read(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = tx.DueLaneHeads(ctx, now.UnixMilli(), limit)
+		out, err = tx.DueLaneHeads(ctx, now.UnixMilli(), defaultCap, limit)
 		return err
 	})
 	return out, err
 }
 
-// NextDueAt is the earliest time a pending delivery becomes due (zero time
-// when none is pending).
-func (a *App) NextDueAt(ctx context.Context) (time.Time, error) {
+// NextDueAt is the earliest time after now at which a pending delivery
+// becomes due (zero time when none will).
+func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 	var ms int64
 	err := a.read(ctx, func(tx *store.Tx) error {
 		var err error
-		ms, err = tx.NextDueAt(ctx)
+		ms, err = tx.NextDueAt(ctx, now.UnixMilli())
 		return err
 	})
 	if ms == 0 {
@@ -99,6 +100,8 @@ type AttemptReport struct {
 	// ResponseBody is the (capped) body of a 2xx answer, checked for an
 	// inline reply.
 	ResponseBody []byte
+	// Probe tells that the attempt was the probe of a failing bot.
+	Probe bool
 }
 
 // CompleteAttempt records an attempt, moves the delivery and the bot's
@@ -129,7 +132,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		if r.Attempt.Error != "" {
 			reason += ": " + r.Attempt.Error
 		}
-		h := policy.Next(healthOf(b), r.Outcome, reason, tx.Now)
+		h := policy.Next(healthOf(b), r.Outcome, reason, r.Probe, tx.Now)
 		if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
 			ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
 			FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {

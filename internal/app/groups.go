@@ -83,6 +83,31 @@ func groupActor(ctx context.Context, tx *store.Tx, appID string, g *chat.Group, 
 	return chat.GroupActor{UID: me.UID, Member: member, Scope: scope, Owner: member && g.Owner == me.UID}, nil
 }
 
+// actOnGroup loads, in tx, what a use case that changes a group or its
+// members starts from: the caller's user (nil for the API key alone), the
+// group, and the caller's standing in it, which need (a GroupActor check
+// such as chat.GroupActor.CanModerate; nil for none) must accept.
+func actOnGroup(ctx context.Context, tx *store.Tx, c Caller, guid string, need func(chat.GroupActor) error) (*chat.User, *chat.Group, chat.GroupActor, error) {
+	me, err := actor(ctx, tx, c, false)
+	if err != nil {
+		return nil, nil, chat.GroupActor{}, err
+	}
+	g, err := tx.Group(ctx, c.AppID, guid)
+	if err != nil {
+		return nil, nil, chat.GroupActor{}, err
+	}
+	perm, err := groupActor(ctx, tx, c.AppID, g, me)
+	if err != nil {
+		return nil, nil, chat.GroupActor{}, err
+	}
+	if need != nil {
+		if err := need(perm); err != nil {
+			return nil, nil, chat.GroupActor{}, err
+		}
+	}
+	return me, g, perm, nil
+}
+
 // viewGroup fills the per-viewer fields of g for me (nothing when me is
 // nil) and reports whether me may see g at all: a private group is
 // visible only to its members (docs/decisions/groups.md).
@@ -264,19 +289,8 @@ func (a *App) UpdateGroup(ctx context.Context, c Caller, guid string, in GroupIn
 	}
 	var out *chat.Group
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
+		me, g, perm, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanAdminister)
 		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanAdminister(); err != nil {
 			return err
 		}
 		setIf(&g.Name, in.Name)
@@ -374,19 +388,7 @@ func (a *App) makeOwnerAdmin(ctx context.Context, tx *store.Tx, fx *effects, app
 func (a *App) DeleteGroup(ctx context.Context, c Caller, guid string) error {
 	guid = chat.NormalizeID(guid)
 	return a.write(ctx, func(tx *store.Tx, _ *effects) error {
-		me, err := actor(ctx, tx, c, false)
-		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanAdminister(); err != nil {
+		if _, _, _, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanAdminister); err != nil {
 			return err
 		}
 		return tx.DeleteGroup(ctx, c.AppID, guid)

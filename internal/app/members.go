@@ -19,21 +19,13 @@ type MembersInput struct {
 	Password string `json:"password"`
 }
 
-// MemberResult is the outcome of add members for one uid: the action
-// message, or the error for that uid alone.
-type MemberResult struct {
-	Success bool          `json:"success"`
-	Data    *chat.Message `json:"data,omitempty"`
-	Error   *chat.Error   `json:"error,omitempty"`
-}
-
 // MemberResults is the per-uid result map of add members, keyed like the
 // request.
 type MemberResults struct {
-	Admins       map[string]MemberResult `json:"admins,omitempty"`
-	Moderators   map[string]MemberResult `json:"moderators,omitempty"`
-	Participants map[string]MemberResult `json:"participants,omitempty"`
-	UsersToBan   map[string]MemberResult `json:"usersToBan,omitempty"`
+	Admins       map[string]MessageResult `json:"admins,omitempty"`
+	Moderators   map[string]MessageResult `json:"moderators,omitempty"`
+	Participants map[string]MessageResult `json:"participants,omitempty"`
+	UsersToBan   map[string]MessageResult `json:"usersToBan,omitempty"`
 }
 
 // memberLists are the uids of a MembersInput, normalized: each uid once
@@ -94,8 +86,9 @@ func errBannedMember(uid, guid string) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_BANNED_GROUPMEMBER", "The user %s is banned from the group %s.", uid, guid)
 }
 
-// errTargetNotMember is the error for acting on a user who is not a member.
-func errTargetNotMember(uid, guid string) error {
+// errNotAMember is the error for a user who is not a member of the group:
+// reading or sending to it, or the target of a kick or a scope change.
+func errNotAMember(uid, guid string) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
 }
 
@@ -128,19 +121,8 @@ func (a *App) AddMembers(ctx context.Context, c Caller, guid string, in MembersI
 	}
 	var out *MemberResults
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
+		me, g, perm, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanModerate)
 		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanModerate(); err != nil {
 			return err
 		}
 		out, err = a.addMembersTx(ctx, tx, fx, c.AppID, g, perm, me, lists)
@@ -155,25 +137,21 @@ func (a *App) AddMembers(ctx context.Context, c Caller, guid string, in MembersI
 // any other error aborts the whole call.
 func (a *App) addMembersTx(ctx context.Context, tx *store.Tx, fx *effects, appID string, g *chat.Group, perm chat.GroupActor, by *chat.User, lists memberLists) (*MemberResults, error) {
 	res := &MemberResults{}
-	record := func(results *map[string]MemberResult, uid string, m *chat.Message, err error) error {
-		if *results == nil {
-			*results = map[string]MemberResult{}
-		}
-		if err == nil {
-			(*results)[uid] = MemberResult{Success: true, Data: m}
-			return nil
-		}
-		ce := chat.AsError(err)
-		if ce == nil || ce.Kind == chat.KindInternal {
+	record := func(results *map[string]MessageResult, uid string, m *chat.Message, err error) error {
+		r, err := resultOf(m, err)
+		if err != nil {
 			return err
 		}
-		(*results)[uid] = MemberResult{Error: ce}
+		if *results == nil {
+			*results = map[string]MessageResult{}
+		}
+		(*results)[uid] = r
 		return nil
 	}
 	for _, part := range []struct {
 		scope   string
 		uids    []string
-		results *map[string]MemberResult
+		results *map[string]MessageResult
 	}{
 		{chat.ScopeAdmin, lists.admins, &res.Admins},
 		{chat.ScopeModerator, lists.moderators, &res.Moderators},
@@ -204,15 +182,8 @@ func (a *App) addMember(ctx context.Context, tx *store.Tx, fx *effects, appID, g
 	if err != nil {
 		return nil, err
 	}
-	if _, _, member, err := tx.Membership(ctx, appID, guid, uid); err != nil {
+	if err := canBecomeMember(ctx, tx, appID, guid, uid); err != nil {
 		return nil, err
-	} else if member {
-		return nil, chat.Errorf(chat.KindConflict, "ERR_ALREADY_JOINED", "The user %s is already a member of the group %s.", uid, guid)
-	}
-	if banned, err := tx.Banned(ctx, appID, guid, uid); err != nil {
-		return nil, err
-	} else if banned {
-		return nil, errBannedMember(uid, guid)
 	}
 	if err := tx.InsertMember(ctx, appID, guid, uid, scope, tx.Unix()); err != nil {
 		return nil, err
@@ -220,29 +191,69 @@ func (a *App) addMember(ctx context.Context, tx *store.Tx, fx *effects, appID, g
 	return a.postGroupAction(ctx, tx, fx, appID, groupAction{guid: guid, action: chat.ActionAdded, by: by, on: u})
 }
 
+// canBecomeMember checks that uid may be added to the group or join it: it
+// is not a member already and is not banned.
+func canBecomeMember(ctx context.Context, tx *store.Tx, appID, guid, uid string) error {
+	if _, _, member, err := tx.Membership(ctx, appID, guid, uid); err != nil {
+		return err
+	} else if member {
+		return chat.Errorf(chat.KindConflict, "ERR_ALREADY_JOINED", "The user %s is already a member of the group %s.", uid, guid)
+	}
+	if banned, err := tx.Banned(ctx, appID, guid, uid); err != nil {
+		return err
+	} else if banned {
+		return errBannedMember(uid, guid)
+	}
+	return nil
+}
+
+// memberTarget is the user a kick, a ban or a scope change acts on, with
+// its membership of the group.
+type memberTarget struct {
+	user     *chat.User
+	scope    string // "" when not a member
+	joinedAt int64
+	member   bool
+}
+
+// actOnMember loads uid, deactivated or not, with its membership of g, and
+// checks that perm may act on it. A user who is not a member is
+// ERR_NOT_A_MEMBER when requireMember (a kick or a scope change); a ban
+// may name anyone.
+func actOnMember(ctx context.Context, tx *store.Tx, appID string, g *chat.Group, perm chat.GroupActor, uid string, requireMember bool) (memberTarget, error) {
+	u, err := activeOrNot(ctx, tx, appID, uid)
+	if err != nil {
+		return memberTarget{}, err
+	}
+	scope, joinedAt, member, err := tx.Membership(ctx, appID, g.GUID, uid)
+	if err != nil {
+		return memberTarget{}, err
+	}
+	if requireMember && !member {
+		return memberTarget{}, errNotAMember(uid, g.GUID)
+	}
+	if err := perm.CanActOn(uid, scope, uid == g.Owner); err != nil {
+		return memberTarget{}, err
+	}
+	return memberTarget{user: u, scope: scope, joinedAt: joinedAt, member: member}, nil
+}
+
 // ban bans uid from g, removing its membership if it has one, and records
 // "banned". A ban that exists is ERR_ALREADY_BANNED.
 func (a *App) ban(ctx context.Context, tx *store.Tx, fx *effects, appID string, g *chat.Group, perm chat.GroupActor, by *chat.User, uid string) (*chat.Message, error) {
-	u, err := activeOrNot(ctx, tx, appID, uid)
+	target, err := actOnMember(ctx, tx, appID, g, perm, uid, false)
 	if err != nil {
-		return nil, err
-	}
-	scope, _, member, err := tx.Membership(ctx, appID, g.GUID, uid)
-	if err != nil {
-		return nil, err
-	}
-	if err := perm.CanActOn(uid, scope, uid == g.Owner); err != nil {
 		return nil, err
 	}
 	if err := tx.InsertBan(ctx, appID, g.GUID, uid, tx.Unix()); err != nil {
 		return nil, err
 	}
-	if member {
+	if target.member {
 		if _, err := tx.DeleteMember(ctx, appID, g.GUID, uid); err != nil {
 			return nil, err
 		}
 	}
-	return a.postGroupAction(ctx, tx, fx, appID, groupAction{guid: g.GUID, action: chat.ActionBanned, by: by, on: u})
+	return a.postGroupAction(ctx, tx, fx, appID, groupAction{guid: g.GUID, action: chat.ActionBanned, by: by, on: target.user})
 }
 
 // join makes the onBehalfOf user a participant of a public group, or of a
@@ -279,15 +290,8 @@ func (a *App) join(ctx context.Context, c Caller, guid, password string) (*Membe
 		if err != nil {
 			return err
 		}
-		if _, _, member, err := tx.Membership(ctx, c.AppID, guid, me.UID); err != nil {
+		if err := canBecomeMember(ctx, tx, c.AppID, guid, me.UID); err != nil {
 			return err
-		} else if member {
-			return chat.Errorf(chat.KindConflict, "ERR_ALREADY_JOINED", "The user %s is already a member of the group %s.", me.UID, guid)
-		}
-		if banned, err := tx.Banned(ctx, c.AppID, guid, me.UID); err != nil {
-			return err
-		} else if banned {
-			return errBannedMember(me.UID, guid)
 		}
 		switch g.Type {
 		case chat.GroupPrivate:
@@ -307,7 +311,7 @@ func (a *App) join(ctx context.Context, c Caller, guid, password string) (*Membe
 		if err != nil {
 			return err
 		}
-		out = &MemberResults{Participants: map[string]MemberResult{me.UID: {Success: true, Data: m}}}
+		out = &MemberResults{Participants: map[string]MessageResult{me.UID: {Success: true, Data: m}}}
 		return nil
 	})
 	return out, err
@@ -322,15 +326,7 @@ func (a *App) RemoveMember(ctx context.Context, c Caller, guid, uid string) (*ch
 	var out *chat.Message
 	leave := false
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
-		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
+		me, g, perm, err := actOnGroup(ctx, tx, c, guid, nil)
 		if err != nil {
 			return err
 		}
@@ -352,24 +348,14 @@ func (a *App) RemoveMember(ctx context.Context, c Caller, guid, uid string) (*ch
 		if err := perm.CanModerate(); err != nil {
 			return err
 		}
-		target, err := activeOrNot(ctx, tx, c.AppID, uid)
+		target, err := actOnMember(ctx, tx, c.AppID, g, perm, uid, true)
 		if err != nil {
-			return err
-		}
-		scope, _, member, err := tx.Membership(ctx, c.AppID, guid, uid)
-		if err != nil {
-			return err
-		}
-		if !member {
-			return errTargetNotMember(uid, guid)
-		}
-		if err := perm.CanActOn(uid, scope, uid == g.Owner); err != nil {
 			return err
 		}
 		if _, err := tx.DeleteMember(ctx, c.AppID, guid, uid); err != nil {
 			return err
 		}
-		out, err = a.postGroupAction(ctx, tx, fx, c.AppID, groupAction{guid: guid, action: chat.ActionKicked, by: me, on: target})
+		out, err = a.postGroupAction(ctx, tx, fx, c.AppID, groupAction{guid: guid, action: chat.ActionKicked, by: me, on: target.user})
 		return err
 	})
 	return out, leave, err
@@ -406,35 +392,15 @@ func (a *App) ChangeScope(ctx context.Context, c Caller, guid, uid, scope string
 	}
 	var out *ScopeChange
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
+		me, g, perm, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanModerate)
 		if err != nil {
 			return err
 		}
-		g, err := tx.Group(ctx, c.AppID, guid)
+		target, err := actOnMember(ctx, tx, c.AppID, g, perm, uid, true)
 		if err != nil {
 			return err
 		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanModerate(); err != nil {
-			return err
-		}
-		target, err := activeOrNot(ctx, tx, c.AppID, uid)
-		if err != nil {
-			return err
-		}
-		oldScope, joinedAt, member, err := tx.Membership(ctx, c.AppID, guid, uid)
-		if err != nil {
-			return err
-		}
-		if !member {
-			return errTargetNotMember(uid, guid)
-		}
-		if err := perm.CanActOn(uid, oldScope, uid == g.Owner); err != nil {
-			return err
-		}
+		oldScope := target.scope
 		if err := perm.CanGrant(newScope); err != nil {
 			return err
 		}
@@ -444,12 +410,12 @@ func (a *App) ChangeScope(ctx context.Context, c Caller, guid, uid, scope string
 		if err := tx.SetMemberScope(ctx, c.AppID, guid, uid, newScope); err != nil {
 			return err
 		}
-		m, err := a.postGroupAction(ctx, tx, fx, c.AppID, groupAction{guid: guid, action: chat.ActionScopeChanged, by: me, on: target,
+		m, err := a.postGroupAction(ctx, tx, fx, c.AppID, groupAction{guid: guid, action: chat.ActionScopeChanged, by: me, on: target.user,
 			oldScope: oldScope, newScope: newScope})
 		if err != nil {
 			return err
 		}
-		out = &ScopeChange{GUID: guid, UID: uid, Scope: newScope, JoinedAt: joinedAt, ActionMessage: m}
+		out = &ScopeChange{GUID: guid, UID: uid, Scope: newScope, JoinedAt: target.joinedAt, ActionMessage: m}
 		return nil
 	})
 	return out, err
@@ -461,19 +427,8 @@ func (a *App) BanMember(ctx context.Context, c Caller, guid, uid string) (*chat.
 	guid, uid = chat.NormalizeID(guid), chat.NormalizeID(uid)
 	var out *chat.Message
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
+		me, g, perm, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanModerate)
 		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanModerate(); err != nil {
 			return err
 		}
 		out, err = a.ban(ctx, tx, fx, c.AppID, g, perm, me, uid)
@@ -488,19 +443,8 @@ func (a *App) UnbanMember(ctx context.Context, c Caller, guid, uid string) (*cha
 	guid, uid = chat.NormalizeID(guid), chat.NormalizeID(uid)
 	var out *chat.Message
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		me, err := actor(ctx, tx, c, false)
+		me, _, _, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanModerate)
 		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanModerate(); err != nil {
 			return err
 		}
 		target, err := activeOrNot(ctx, tx, c.AppID, uid)
@@ -555,19 +499,8 @@ func (a *App) ListBannedUsers(ctx context.Context, c Caller, guid string, p stor
 	var out []chat.BannedUser
 	var total int
 	err := a.read(ctx, func(tx *store.Tx) error {
-		me, err := actor(ctx, tx, c, false)
+		me, _, _, err := actOnGroup(ctx, tx, c, guid, chat.GroupActor.CanModerate)
 		if err != nil {
-			return err
-		}
-		g, err := tx.Group(ctx, c.AppID, guid)
-		if err != nil {
-			return err
-		}
-		perm, err := groupActor(ctx, tx, c.AppID, g, me)
-		if err != nil {
-			return err
-		}
-		if err := perm.CanModerate(); err != nil {
 			return err
 		}
 		if out, total, err = tx.ListBans(ctx, c.AppID, guid, p); err != nil {

@@ -31,10 +31,6 @@ func errActionNotAllowed(format string, args ...any) error {
 	return chat.Errorf(chat.KindForbidden, "ERR_MESSAGE_ACTION_NOT_ALLOWED", format, args...)
 }
 
-func errNotAMember(uid, guid string) error {
-	return chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", uid, guid)
-}
-
 // ListUserMessages lists the 1:1 conversation between the onBehalfOf user
 // and uid. The peer may be deactivated: its history stays readable.
 func (a *App) ListUserMessages(ctx context.Context, c Caller, uid string, in MessageListInput) ([]*chat.Message, store.Cursor, error) {
@@ -54,16 +50,9 @@ func (a *App) ListUserMessages(ctx context.Context, c Caller, uid string, in Mes
 func (a *App) ListGroupMessages(ctx context.Context, c Caller, guid string, in MessageListInput) ([]*chat.Message, store.Cursor, error) {
 	guid = chat.NormalizeID(guid)
 	return a.listMessages(ctx, c, in, true, func(tx *store.Tx, viewer *chat.User, f *store.MessageFilter) error {
-		if _, err := tx.Group(ctx, c.AppID, guid); err != nil {
-			return err
-		}
-		if _, _, member, err := tx.Membership(ctx, c.AppID, guid, viewer.UID); err != nil {
-			return err
-		} else if !member {
-			return errNotAMember(viewer.UID, guid)
-		}
-		f.ConversationID = chat.GroupConversationID(guid)
-		return nil
+		var err error
+		f.ConversationID, err = groupConversationOf(ctx, tx, c.AppID, guid, viewer.UID)
+		return err
 	})
 }
 
@@ -294,16 +283,9 @@ func (a *App) EditMessage(ctx context.Context, c Caller, id int64, in EditInput)
 	}
 	var out *chat.Message
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		editor, err := actor(ctx, tx, c, false)
+		editor, m, err := changeable(ctx, tx, c, id, "edited")
 		if err != nil {
 			return err
-		}
-		m, err := tx.Message(ctx, c.AppID, id)
-		if err != nil {
-			return err
-		}
-		if m.Category == chat.CategoryAction {
-			return errActionNotAllowed("Action messages cannot be edited.")
 		}
 		if editor != nil && editor.UID != m.Sender {
 			return errNotASender(editor.UID, id)
@@ -327,10 +309,7 @@ func (a *App) EditMessage(ctx context.Context, c Caller, id int64, in EditInput)
 		if b, err := json.Marshal(&m.Data); err == nil && len(b) > chat.MaxMessageData {
 			return badMessage("ERR_INVALID_MESSAGE_DATA", "The data object may not be greater than %d bytes.", chat.MaxMessageData)
 		}
-		m.EditedBy = chat.SystemUID
-		if editor != nil {
-			m.EditedBy = editor.UID
-		}
+		m.EditedBy = byUID(editor)
 		m.EditedAt, m.UpdatedAt = tx.Unix(), tx.Unix()
 		if err := tx.UpdateMessageContent(ctx, c.AppID, m); err != nil {
 			return err
@@ -339,6 +318,33 @@ func (a *App) EditMessage(ctx context.Context, c Caller, id int64, in EditInput)
 		return err
 	})
 	return out, err
+}
+
+// changeable loads, in tx, the caller's user (nil for the API key alone)
+// and the message id that it is about to change; verb ("edited",
+// "deleted") words the refusal for an action message, which never changes.
+func changeable(ctx context.Context, tx *store.Tx, c Caller, id int64, verb string) (*chat.User, *chat.Message, error) {
+	me, err := actor(ctx, tx, c, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := tx.Message(ctx, c.AppID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Category == chat.CategoryAction {
+		return nil, nil, errActionNotAllowed("Action messages cannot be %s.", verb)
+	}
+	return me, m, nil
+}
+
+// byUID is who is recorded as having edited or deleted a message: the
+// user, or app_system for the API key acting alone.
+func byUID(u *chat.User) string {
+	if u == nil {
+		return chat.SystemUID
+	}
+	return u.UID
 }
 
 // DeleteMessage deletes a message: soft (deletedAt and deletedBy are set;
@@ -352,16 +358,9 @@ func (a *App) DeleteMessage(ctx context.Context, c Caller, id int64, permanent b
 	var out *chat.Message
 	err := a.write(ctx, func(tx *store.Tx, fx *effects) error {
 		out = nil
-		deleter, err := actor(ctx, tx, c, false)
+		deleter, m, err := changeable(ctx, tx, c, id, "deleted")
 		if err != nil {
 			return err
-		}
-		m, err := tx.Message(ctx, c.AppID, id)
-		if err != nil {
-			return err
-		}
-		if m.Category == chat.CategoryAction {
-			return errActionNotAllowed("Action messages cannot be deleted.")
 		}
 		if deleter != nil && deleter.UID != m.Sender {
 			allowed := false
@@ -376,10 +375,7 @@ func (a *App) DeleteMessage(ctx context.Context, c Caller, id int64, permanent b
 				return errNotASender(deleter.UID, id)
 			}
 		}
-		by := chat.SystemUID
-		if deleter != nil {
-			by = deleter.UID
-		}
+		by := byUID(deleter)
 		now := tx.Unix()
 		if permanent {
 			if _, err := tx.DeleteMessagePermanently(ctx, c.AppID, m); err != nil {

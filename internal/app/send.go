@@ -193,17 +193,33 @@ func parseAttachments(raw json.RawMessage) ([]chat.Attachment, error) {
 	return atts, nil
 }
 
-// SendResult is the outcome of a send to one receiver of multipleReceivers.
-type SendResult struct {
+// MessageResult is the outcome of one item of a call that acts on many (a
+// send to multipleReceivers, add members): the message it produced, or the
+// error for that item alone.
+type MessageResult struct {
 	Success bool          `json:"success"`
 	Data    *chat.Message `json:"data,omitempty"`
 	Error   *chat.Error   `json:"error,omitempty"`
 }
 
+// resultOf is the MessageResult of one item. A user error (any kind but
+// Internal) is that item's alone and goes in the result; any other error
+// aborts the whole call and is returned.
+func resultOf(m *chat.Message, err error) (MessageResult, error) {
+	if err == nil {
+		return MessageResult{Success: true, Data: m}, nil
+	}
+	ce := chat.AsError(err)
+	if ce == nil || ce.Kind == chat.KindInternal {
+		return MessageResult{}, err
+	}
+	return MessageResult{Error: ce}, nil
+}
+
 // MultiSendResult is the response of a multipleReceivers send.
 type MultiSendResult struct {
-	UIDs  map[string]SendResult `json:"uids,omitempty"`
-	GUIDs map[string]SendResult `json:"guids,omitempty"`
+	UIDs  map[string]MessageResult `json:"uids,omitempty"`
+	GUIDs map[string]MessageResult `json:"guids,omitempty"`
 }
 
 // SendMessage sends a message as the caller's onBehalfOf user.
@@ -224,28 +240,22 @@ func (a *App) SendMulti(ctx context.Context, c Caller, in SendInput) (*MultiSend
 	if len(mr.UIDs)+len(mr.GUIDs) > 100 {
 		return nil, chat.Invalid("multipleReceivers", "At most 100 receivers per call.")
 	}
-	out := &MultiSendResult{UIDs: map[string]SendResult{}, GUIDs: map[string]SendResult{}}
-	var sent []*chat.Message
+	out := &MultiSendResult{UIDs: map[string]MessageResult{}, GUIDs: map[string]MessageResult{}}
 	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
 		clear(out.UIDs)
 		clear(out.GUIDs)
-		sent = sent[:0]
 		sender, err := actor(ctx, tx, c, true)
 		if err != nil {
 			return err
 		}
-		one := func(rtype, receiver string, results map[string]SendResult) error {
+		one := func(rtype, receiver string, results map[string]MessageResult) error {
 			m := *d
 			m.Receiver, m.ReceiverType = chat.NormalizeID(receiver), rtype
-			msg, err := a.sendTx(ctx, tx, fx, c, sender, &m)
-			if ce := chat.AsError(err); ce != nil && ce.Kind != chat.KindInternal {
-				results[m.Receiver] = SendResult{Error: ce}
-				return nil
-			} else if err != nil {
+			r, err := resultOf(a.sendTx(ctx, tx, fx, c, sender, &m))
+			if err != nil {
 				return err
 			}
-			results[m.Receiver] = SendResult{Success: true, Data: msg}
-			sent = append(sent, msg)
+			results[m.Receiver] = r
 			return nil
 		}
 		for _, u := range mr.UIDs {
@@ -342,16 +352,10 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 		if !chat.ValidID(m.Receiver) {
 			return nil, store.ErrGUIDNotFound(m.Receiver)
 		}
-		if _, err := tx.Group(ctx, appID, m.Receiver); err != nil {
-			return nil, err
-		}
-		if _, _, member, err := tx.Membership(ctx, appID, m.Receiver, sender.UID); err != nil {
-			return nil, err
-		} else if !member {
-			return nil, chat.Errorf(chat.KindForbidden, "ERR_NOT_A_MEMBER", "The user %s is not a member of the group %s.", sender.UID, m.Receiver)
-		}
-		m.ConversationID = chat.GroupConversationID(m.Receiver)
 		var err error
+		if m.ConversationID, err = groupConversationOf(ctx, tx, appID, m.Receiver, sender.UID); err != nil {
+			return nil, err
+		}
 		if audience, err = tx.GroupMemberUIDs(ctx, appID, m.Receiver); err != nil {
 			return nil, err
 		}

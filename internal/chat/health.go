@@ -41,8 +41,11 @@ const (
 )
 
 // Next returns the health after an attempt with the given outcome at now.
-// reason describes a failure ("http_503: ...").
-func (p HealthPolicy) Next(cur HealthState, outcome, reason string, now time.Time) HealthState {
+// reason describes a failure ("http_503: ..."). probe tells that the
+// attempt was the probe of a failing bot: only a failed probe pushes the
+// next probe further out (attempts that were already in flight when the
+// bot started failing only count).
+func (p HealthPolicy) Next(cur HealthState, outcome, reason string, probe bool, now time.Time) HealthState {
 	next := cur
 	next.Disable = false
 	switch outcome {
@@ -61,6 +64,8 @@ func (p HealthPolicy) Next(cur HealthState, outcome, reason string, now time.Tim
 	next.ConsecutiveFails++
 	next.LastFailureAt = now.Unix()
 	switch {
+	case cur.State == HealthFailing && !probe:
+		// An attempt that started before the bot was failing.
 	case cur.State == HealthFailing:
 		// A failed probe: wait longer before the next one.
 		next.ProbeInterval = min(max(cur.ProbeInterval*2, p.ProbeMin.Milliseconds()), p.ProbeMax.Milliseconds())

@@ -42,7 +42,7 @@ func (e *Engine) attempt(ctx context.Context, c claim) {
 	if err != nil {
 		a.Error = err.Error()
 	}
-	report := app.AttemptReport{Attempt: a, ResponseBody: body}
+	report := app.AttemptReport{Attempt: a, ResponseBody: body, Probe: c.probe}
 	switch outcome {
 	case webhook.Success:
 		report.Outcome = chat.OutcomeSuccess

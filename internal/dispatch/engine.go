@@ -129,7 +129,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer e.wg.Wait()
 	if err := e.app.ReleaseAllLeases(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped before it started: nothing to deliver
+			return nil // stopped while starting (a SIGTERM right after start): not a failure
 		}
 		return err
 	}
@@ -151,13 +151,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// sleep is how long to wait for the next due delivery, at most Poll.
+// sleep is how long to wait until a delivery becomes due, at most Poll.
+// Deliveries due now but held (their bot at its cap, their lane busy) are
+// not waited for: the attempt that frees the slot wakes the engine.
 func (e *Engine) sleep(ctx context.Context) time.Duration {
-	next, err := e.app.NextDueAt(ctx)
+	now := e.now()
+	next, err := e.app.NextDueAt(ctx, now)
 	if err != nil || next.IsZero() {
 		return e.cfg.Poll
 	}
-	return min(max(next.Sub(e.now()), time.Millisecond), e.cfg.Poll)
+	return min(max(next.Sub(now), time.Millisecond), e.cfg.Poll)
 }
 
 // maintain fails deliveries older than the retry window.
@@ -179,7 +182,7 @@ func (e *Engine) maintain(ctx context.Context) {
 // how many attempts it started.
 func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
-	due, err := e.app.DueDeliveries(ctx, now, e.cfg.Batch)
+	due, err := e.app.DueDeliveries(ctx, now, e.cfg.MaxInFlight, e.cfg.Batch)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("dispatch: read due deliveries", "err", err)

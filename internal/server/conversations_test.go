@@ -18,9 +18,7 @@ func conversationIDs(r resp) []string {
 func TestConversationsList(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol", "dave")
 	e.must("PUT", "/v3/users/carol", map[string]any{"tags": []string{"vip"}}, nil)
 	sendText(e, "alice", "bob", "hi bob")
 	sendText(e, "carol", "alice", "hi alice")
@@ -94,9 +92,7 @@ func TestConversationsList(t *testing.T) {
 func TestGetConversation(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	id := sendText(e, "alice", "bob", "hello")
 	e.must("POST", "/v3/users/bob/blockedusers", map[string]any{"blockedUids": []string{"alice"}}, nil)
 	for _, c := range []struct{ viewer, peer, unread string }{{"alice", "bob", "0"}, {"bob", "alice", "1"}} {
@@ -122,10 +118,9 @@ func TestGetConversation(t *testing.T) {
 
 func TestMarkConversationRead(t *testing.T) {
 	t.Parallel()
-	e, rec := startRecording(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e := start(t)
+	tok := e.users("alice", "bob", "carol", "dave")
+	alice, bob, carol := e.dial(tok["alice"]), e.dial(tok["bob"]), e.dial(tok["carol"])
 	var sent []string
 	for _, text := range []string{"one", "two", "three"} {
 		sent = append(sent, sendText(e, "bob", "alice", text))
@@ -147,7 +142,7 @@ func TestMarkConversationRead(t *testing.T) {
 	if r.Data()["success"] != true {
 		t.Fatalf("delivered: %s", r.Raw)
 	}
-	f := rec.wait(t, "bob", "receipt")
+	f := bob.nextOf("receipt")
 	if str(f.Data, "receiptType") != "delivered" || str(f.Data, "messageId") != sent[0] || str(f.Data, "uid") != "alice" ||
 		str(f.Data, "conversationId") != "alice_user_bob" || f.Data["at"] == nil {
 		t.Fatalf("delivered receipt: %v", f.Data)
@@ -165,12 +160,19 @@ func TestMarkConversationRead(t *testing.T) {
 	if unread() != "0" {
 		t.Fatalf("unread after read: %v", unread())
 	}
-	f = rec.wait(t, "bob", "receipt")
+	f = bob.nextOf("receipt")
 	if str(f.Data, "receiptType") != "read" || str(f.Data, "messageId") != sent[2] || str(f.Data, "uid") != "alice" {
 		t.Fatalf("read receipt: %v", f.Data)
 	}
-	rec.wait(t, "alice", "receipt") // the reader's other devices learn it too
-	rec.none(t, "carol", "receipt")
+	// The reader's other devices learn both marks too.
+	for _, want := range []string{"delivered", "read"} {
+		if f := alice.nextOf("receipt"); str(f.Data, "receiptType") != want || str(f.Data, "uid") != "alice" {
+			t.Fatalf("receipt to the reader, want %s: %v", want, f.Data)
+		}
+	}
+	// Carol is not a party: the next frame she gets is a marker from dave.
+	sendText(e, "dave", "carol", "marker")
+	carol.noneBefore("receipt", "marker")
 	for _, viewer := range []string{"bob", "alice"} {
 		peer := map[string]string{"bob": "alice", "alice": "bob"}[viewer]
 		for _, m := range e.must("GET", "/v3/users/"+peer+"/messages", nil, as(viewer)).List() {
@@ -189,7 +191,8 @@ func TestMarkConversationRead(t *testing.T) {
 	// Marks never move back, and a mark that does not move tells nobody.
 	e.must("POST", "/v3/users/bob/conversation/read", map[string]any{"messageId": sent[0]}, as("alice"))
 	e.must("POST", "/v3/users/bob/conversation/delivered", nil, as("alice"))
-	rec.none(t, "bob", "receipt")
+	sendText(e, "dave", "bob", "marker")
+	bob.noneBefore("receipt", "marker")
 	if unread() != "0" {
 		t.Fatalf("read mark moved back: %v", unread())
 	}

@@ -41,9 +41,11 @@ type fakeBot struct {
 	got  chan botReq
 	done chan struct{}
 
-	mu     sync.Mutex
-	reqs   []botReq
-	answer func(r botReq, n int) answer
+	mu          sync.Mutex
+	reqs        []botReq
+	answer      func(r botReq, n int) answer
+	inFlight    int // requests being answered now
+	maxInFlight int // the most requests ever answered at once
 }
 
 func newFakeBot(t *testing.T) *fakeBot {
@@ -63,7 +65,14 @@ func (b *fakeBot) serve(w http.ResponseWriter, r *http.Request) {
 	b.reqs = append(b.reqs, req)
 	n := len(b.reqs)
 	fn := b.answer
+	b.inFlight++
+	b.maxInFlight = max(b.maxInFlight, b.inFlight)
 	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
 	a := fn(req, n)
 	if a.Delay > 0 {
 		select {
@@ -115,6 +124,13 @@ func (b *fakeBot) none(d time.Duration) {
 	}
 }
 
+// peak is the most requests the bot was answering at once.
+func (b *fakeBot) peak() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.maxInFlight
+}
+
 func (b *fakeBot) count() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -155,42 +171,16 @@ func (e *env) bot(uid string, fb *fakeBot, extra map[string]any) string {
 	return secret
 }
 
-// say sends a text message as from to a user.
-func (e *env) say(from, to, text string) resp {
-	e.t.Helper()
-	return e.must("POST", "/v3/messages", map[string]any{"receiver": to, "receiverType": "user", "data": map[string]any{"text": text}}, as(from))
-}
-
 // waitDelivery polls a bot's delivery until cond holds, for up to 10 s.
 func (e *env) waitDelivery(bot string, id string, cond func(map[string]any) bool) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := e.must("GET", "/v3/bots/"+bot+"/deliveries/"+id, nil, nil).Data()
-		if cond(d) {
-			return d
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("delivery %s of %s never reached the expected state: %v", id, bot, d)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the engine's asynchronous progress; bounded
-	}
+	return e.poll("/v3/bots/"+bot+"/deliveries/"+id, 10*time.Second, cond)
 }
 
 // waitBot polls GET /v3/bots/{uid} until cond holds, for up to 10 s.
 func (e *env) waitBot(uid string, cond func(map[string]any) bool) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b := e.must("GET", "/v3/bots/"+uid, nil, nil).Data()
-		if cond(b) {
-			return b
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("bot %s never reached the expected state: %v", uid, b)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the engine's asynchronous progress; bounded
-	}
+	return e.poll("/v3/bots/"+uid, 10*time.Second, cond)
 }
 
 // deliveries lists a bot's deliveries, newest first.

@@ -28,10 +28,7 @@ func (e *env) membersCount(guid string) float64 {
 func TestGroupMembers(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	tokens := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
-		tokens[u] = e.user(u)
-	}
+	tokens := e.users("alice", "bob", "carol", "dave", "erin")
 	e.must("POST", "/v3/groups", map[string]any{"guid": "team", "name": "Team", "type": "public"}, as("alice"))
 	alice, bob, dave := e.dial(tokens["alice"]), e.dial(tokens["bob"]), e.dial(tokens["dave"])
 
@@ -180,10 +177,7 @@ func TestGroupMembers(t *testing.T) {
 func TestGroupJoinAndLeave(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	tokens := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol"} {
-		tokens[u] = e.user(u)
-	}
+	tokens := e.users("alice", "bob", "carol")
 	e.must("POST", "/v3/groups", map[string]any{"guid": "pub", "name": "Pub", "type": "public"}, as("alice"))
 	e.must("POST", "/v3/groups", map[string]any{"guid": "pw", "name": "Pw", "type": "password", "password": "s3cret"}, as("alice"))
 	e.must("POST", "/v3/groups", map[string]any{"guid": "priv", "name": "Priv", "type": "private"}, as("alice"))
@@ -250,9 +244,7 @@ func TestGroupJoinAndLeave(t *testing.T) {
 func TestGroupPermissions(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"owner", "ann", "amy", "mo", "max", "pat", "pam", "out", "new1", "new2"} {
-		e.user(u)
-	}
+	e.users("owner", "ann", "amy", "mo", "max", "pat", "pam", "out", "new1", "new2")
 	e.must("POST", "/v3/groups", map[string]any{"guid": "g", "name": "G", "type": "public", "members": map[string]any{
 		"admins": []string{"ann", "amy"}, "moderators": []string{"mo", "max"}, "participants": []string{"pat", "pam"}}}, as("owner"))
 
@@ -319,10 +311,7 @@ func TestGroupPermissions(t *testing.T) {
 func TestGroupMessagesNeedMembership(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	tokens := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol"} {
-		tokens[u] = e.user(u)
-	}
+	tokens := e.users("alice", "bob", "carol")
 	e.must("POST", "/v3/groups", map[string]any{"guid": "chat", "name": "Chat", "type": "public", "members": map[string]any{
 		"participants": []string{"bob"}}}, as("alice"))
 	bob := e.dial(tokens["bob"])

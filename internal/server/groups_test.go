@@ -70,9 +70,7 @@ func checkAction(t *testing.T, m map[string]any, action, by, on, guid string) {
 func TestGroupCreate(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol", "dave", "erin")
 
 	r := e.must("POST", "/v3/groups", map[string]any{"guid": "Team-1", "name": "Team", "type": "PUBLIC", "description": "d",
 		"icon": "https://example.org/i.png", "metadata": map[string]any{"k": "v"}, "tags": []string{"red"}}, as("alice"))
@@ -181,9 +179,7 @@ func TestGroupCreate(t *testing.T) {
 func TestGroupListGetUpdateDelete(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	e.must("POST", "/v3/groups", map[string]any{"guid": "alpha", "name": "Alpha", "type": "public", "tags": []string{"red"}}, as("alice"))
 	e.must("POST", "/v3/groups", map[string]any{"guid": "beta", "name": "Beta", "type": "password", "password": "pw"}, as("bob"))
 	// Created in guid order, so that createdAt order is the same whether or

@@ -136,14 +136,19 @@ func (e *env) call(method, path string, body any, h hdr) resp {
 	req.Header.Set("appId", e.appID)
 	req.Header.Set("apiKey", e.restKey)
 	req.Header.Set("Content-Type", "application/json")
+	// Deletions first, then sets: two spellings of one header ("apiKey":
+	// "" and "apikey": key) must not depend on the map's order.
+	for k, v := range h {
+		if v == "" && k != "Host" {
+			req.Header.Del(k)
+		}
+	}
 	for k, v := range h {
 		if k == "Host" {
 			req.Host = v
 			continue
 		}
-		if v == "" {
-			req.Header.Del(k)
-		} else {
+		if v != "" {
 			req.Header.Set(k, v)
 		}
 	}
@@ -192,6 +197,40 @@ func (e *env) user(uid string) string {
 		e.t.Fatalf("no auth token for %s: %s", uid, r.Raw)
 	}
 	return tok
+}
+
+// users creates users and returns their auth tokens by uid.
+func (e *env) users(uids ...string) map[string]string {
+	e.t.Helper()
+	tokens := make(map[string]string, len(uids))
+	for _, uid := range uids {
+		tokens[uid] = e.user(uid)
+	}
+	return tokens
+}
+
+// say sends a text message as from to a user.
+func (e *env) say(from, to, text string) resp {
+	e.t.Helper()
+	return e.must("POST", "/v3/messages", map[string]any{"receiver": to, "receiverType": "user", "data": map[string]any{"text": text}}, as(from))
+}
+
+// poll GETs path until cond holds of the answer's data, and returns that
+// data; it fails the test after within. It is for state the server reaches
+// asynchronously (presence, deliveries), which no frame announces.
+func (e *env) poll(path string, within time.Duration, cond func(map[string]any) bool) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := e.must("GET", path, nil, nil)
+		if cond(r.Data()) {
+			return r.Data()
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("GET %s never reached the expected state within %v: %s", path, within, r.Raw)
+		}
+		time.Sleep(20 * time.Millisecond) // polling asynchronous progress; bounded by the deadline
+	}
 }
 
 // as returns headers acting on behalf of uid.
@@ -252,6 +291,25 @@ func (w *ws) nextOf(typ string) frame {
 	for {
 		if f := w.next(); f.Type == typ {
 			return f
+		}
+	}
+}
+
+// noneBefore reads frames up to the "message" frame whose text is marker and
+// fails if a frame of type typ comes first. It checks that an action told
+// w's user nothing of that type: after the action, have someone send the
+// user the marker. Use cases publish before they answer and a connection
+// gets its frames in the order they were published, so a frame the action
+// published would arrive before the marker.
+func (w *ws) noneBefore(typ, marker string) {
+	w.t.Helper()
+	for {
+		f := w.next()
+		if f.Type == "message" && str(f.Data, "data.text") == marker {
+			return
+		}
+		if f.Type == typ {
+			w.t.Fatalf("unexpected %q frame before the marker: %v", typ, f.Data)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 // sendText sends a text message from one user to another and returns its id.
 func sendText(e *env, from, to, text string) string {
 	e.t.Helper()
-	r := e.must("POST", "/v3/messages", map[string]any{"receiver": to, "receiverType": "user", "data": map[string]any{"text": text}}, as(from))
+	r := e.say(from, to, text)
 	id := str(r.Data(), "id")
 	if id == "" {
 		e.t.Fatalf("send: no id: %s", r.Raw)
@@ -78,9 +78,7 @@ func pageAll(e *env, path string, first url.Values, h hdr, limit int) []string {
 func TestMessageCursorsPageThroughEverything(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
-	e.user("carol")
+	e.users("alice", "bob", "carol")
 	var sent []string
 	for i := range 250 {
 		from, to := "alice", "bob"
@@ -148,9 +146,7 @@ func TestMessageCursorsPageThroughEverything(t *testing.T) {
 func TestMessageFilters(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	list := func(query string) []string {
 		t.Helper()
 		return ids(e.must("GET", "/v3/users/bob/messages?limit=1000&"+query, nil, as("alice")))
@@ -237,8 +233,7 @@ func TestMessageFilters(t *testing.T) {
 func TestMessageListErrors(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
+	e.users("alice", "bob")
 	sendText(e, "alice", "bob", "hi")
 	bad := map[string]string{
 		"limit=0":                        "limit",
@@ -269,9 +264,7 @@ func TestMessageListErrors(t *testing.T) {
 func TestGetMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "eve"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "eve")
 	id := sendText(e, "alice", "bob", "secret")
 	for _, viewer := range []hdr{nil, as("alice"), as("bob")} {
 		r := e.must("GET", "/v3/messages/"+id, nil, viewer)
@@ -289,9 +282,11 @@ func TestGetMessage(t *testing.T) {
 
 func TestEditMessage(t *testing.T) {
 	t.Parallel()
-	e, rec := startRecording(t)
+	e := start(t)
+	tok := e.users("alice", "bob", "carol", "dave")
+	sockets := map[string]*ws{}
 	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
+		sockets[u] = e.dial(tok[u])
 	}
 	id := sendText(e, "alice", "bob", "helo")
 	r := e.must("PUT", "/v3/messages/"+id, map[string]any{"data": map[string]any{"text": "hello <@uid:carol>", "metadata": map[string]any{"v": 2}},
@@ -316,12 +311,15 @@ func TestEditMessage(t *testing.T) {
 	}
 	// The receiver and the sender are told.
 	for _, u := range []string{"bob", "alice"} {
-		f := rec.wait(t, u, "message_edited")
+		f := sockets[u].nextOf("message_edited")
 		if str(f.Data, "id") != str(act, "id") || str(f.Data, "data.entities.on.entity.data.text") != "hello <@uid:carol>" {
 			t.Fatalf("message_edited frame to %s: %v", u, f.Data)
 		}
 	}
-	rec.none(t, "carol", "message_edited")
+	// Carol, mentioned but not a party, is not: the next frame she gets
+	// is a marker from dave.
+	sendText(e, "dave", "carol", "marker")
+	sockets["carol"].noneBefore("message_edited", "marker")
 
 	// Reading the message shows the edit, the new tags and the new mention.
 	m := e.must("GET", "/v3/messages/"+id, nil, as("bob")).Data()
@@ -359,10 +357,9 @@ func TestEditMessage(t *testing.T) {
 
 func TestDeleteMessage(t *testing.T) {
 	t.Parallel()
-	e, rec := startRecording(t)
-	for _, u := range []string{"alice", "bob"} {
-		e.user(u)
-	}
+	e := start(t)
+	tok := e.users("alice", "bob", "carol")
+	bob := e.dial(tok["bob"])
 	keep := sendText(e, "alice", "bob", "keep me")
 	soft := sendText(e, "alice", "bob", "regret")
 	e.fails(http.StatusForbidden, "ERR_MESSAGE_NOT_A_SENDER", "DELETE", "/v3/messages/"+soft, nil, as("bob"))
@@ -371,7 +368,7 @@ func TestDeleteMessage(t *testing.T) {
 	if str(r.Data(), "id") != soft || r.Data()["deletedAt"] == nil || str(r.Data(), "deletedBy") != "alice" || str(r.Data(), "category") != "message" {
 		t.Fatalf("soft delete answers the deleted message: %s", r.Raw)
 	}
-	f := rec.wait(t, "bob", "message_deleted")
+	f := bob.nextOf("message_deleted")
 	if str(f.Data, "data.action") != "deleted" || str(f.Data, "data.entities.on.entity.id") != soft || dig(f.Data, "data.entities.on.entity.deletedAt") == nil {
 		t.Fatalf("message_deleted frame: %v", f.Data)
 	}
@@ -388,7 +385,8 @@ func TestDeleteMessage(t *testing.T) {
 	if again.Data()["deletedAt"] != r.Data()["deletedAt"] {
 		t.Fatalf("second soft delete: %s", again.Raw)
 	}
-	rec.none(t, "bob", "message_deleted")
+	sendText(e, "carol", "bob", "marker")
+	bob.noneBefore("message_deleted", "marker")
 	e.fails(http.StatusForbidden, "ERR_MESSAGE_ACTION_NOT_ALLOWED", "DELETE", "/v3/messages/"+str(f.Data, "id"), nil, nil)
 
 	// Permanent: the message, its thread and the actions about it go.
@@ -402,7 +400,7 @@ func TestDeleteMessage(t *testing.T) {
 	for _, id := range []string{gone, reply, edit} {
 		e.fails(http.StatusNotFound, "ERR_MESSAGE_ID_NOT_FOUND", "GET", "/v3/messages/"+id, nil, nil)
 	}
-	f = rec.wait(t, "bob", "message_deleted")
+	f = bob.nextOf("message_deleted")
 	if on, _ := dig(f.Data, "data.entities.on.entity").(map[string]any); str(on, "id") != gone || on["deletedAt"] == nil || str(on, "data.text") != "" ||
 		str(on, "deletedBy") != "app_system" {
 		t.Fatalf("permanent delete frame must identify the message without its content: %v", f.Data)
@@ -420,9 +418,7 @@ func TestDeleteMessage(t *testing.T) {
 func TestThreads(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "eve"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "eve")
 	parent := sendText(e, "alice", "bob", "thread starter")
 	other := sendText(e, "alice", "eve", "elsewhere")
 	r1 := e.must("POST", "/v3/messages/"+parent+"/thread", map[string]any{"data": map[string]any{"text": "first reply"}}, as("bob"))
@@ -460,9 +456,7 @@ func TestThreads(t *testing.T) {
 func TestMUIDIdempotency(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		e.user(u)
-	}
+	e.users("alice", "bob", "carol")
 	body := func(to string) map[string]any {
 		return map[string]any{"receiver": to, "receiverType": "user", "muid": "client-1", "data": map[string]any{"text": "once"}}
 	}
@@ -483,8 +477,7 @@ func TestMUIDIdempotency(t *testing.T) {
 func TestBlockedUsersCannotMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.user("alice")
-	e.user("bob")
+	e.users("alice", "bob")
 	before := sendText(e, "bob", "alice", "before the block")
 	e.must("POST", "/v3/users/alice/blockedusers", map[string]any{"blockedUids": []string{"bob"}}, nil)
 	msg := func(from, to string) map[string]any {

@@ -55,17 +55,7 @@ func TestWebSocketPresence(t *testing.T) {
 // waitUser polls GET /v3/users/{uid} until cond holds, for up to 5 s.
 func (e *env) waitUser(uid string, cond func(map[string]any) bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := e.must("GET", "/v3/users/"+uid, nil, nil)
-		if cond(r.Data()) {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("user %s never reached the expected state: %s", uid, r.Raw)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the server's asynchronous presence; bounded
-	}
+	e.poll("/v3/users/"+uid, 5*time.Second, cond)
 }
 
 func TestWebSocketClientSend(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"parley/internal/realtime"
 	"parley/internal/store"
 	"parley/internal/version"
+	"parley/internal/web"
 	"parley/internal/webhook"
 )
 
@@ -42,6 +43,13 @@ type Server struct {
 	Engine   *dispatch.Engine
 	FirstApp *app.NewApp // set when this start created the first app
 
+	// Dashboard (internal/web).
+	Admins *app.Admins
+	// FirstAdminPassword is the password of the account "admin", set when
+	// this start created it (shown once).
+	FirstAdminPassword string
+	web                *web.Server
+
 	log     *slog.Logger
 	ln      net.Listener
 	http    *http.Server
@@ -58,6 +66,9 @@ func Open(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, err
 // delivery engine's timings with them).
 type Options struct {
 	Dispatch dispatch.Config
+	// Admin tunes the dashboard accounts (tests lower the password hash
+	// cost).
+	Admin app.AdminConfig
 }
 
 // OpenWith is Open with options.
@@ -89,18 +100,31 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	s.metrics = newMetrics(s.App)
 	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, s.metrics.dispatch(), log)
 	s.App.SetNotifier(s.Engine)
-	// Listen before creating the first app: its keys are shown once, by
-	// a start that goes on to serve.
+	// Listen before creating the first app and account: their secrets are
+	// shown once, by a start that goes on to serve.
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, errors.Unwrap(err))
 	}
-	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
+	fail := func(err error) (*Server, error) {
 		s.ln.Close()
 		db.Close()
-		return nil, fmt.Errorf("create the first app: %w", err)
+		return nil, err
 	}
+	if s.FirstApp, err = s.App.EnsureFirstApp(ctx, FirstAppName); err != nil {
+		return fail(fmt.Errorf("create the first app: %w", err))
+	}
+	// Dashboard: accounts and pages (templates are parsed here, so a broken
+	// template stops the start).
+	s.Admins = app.NewAdmins(s.App, opt.Admin)
+	if s.FirstAdminPassword, err = s.Admins.EnsureFirstAdmin(ctx); err != nil {
+		return fail(fmt.Errorf("create the first dashboard account: %w", err))
+	}
+	if s.web, err = web.New(s.App, s.Admins, web.Config{}, log); err != nil {
+		return fail(err)
+	}
+	// End of dashboard.
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: readHeaderLimit,
@@ -114,7 +138,10 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a := api.New(s.App, s.Hub, s.log)
-	mux.Handle("/", a)
+	// The REST API owns /v3/ (its own 404 answers unknown /v3 paths); the
+	// dashboard owns every other path.
+	mux.Handle("/v3/", a)
+	mux.Handle("/", s.web)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -30,9 +30,7 @@ func TestUsersLifecycle(t *testing.T) {
 		t.Fatalf("tags lost on update: %s", r.Raw)
 	}
 
-	for _, uid := range []string{"bob", "carol", "dave"} {
-		e.user(uid)
-	}
+	e.users("bob", "carol", "dave")
 	r = e.must("GET", "/v3/users?perPage=2&page=2", nil, nil)
 	if len(r.List()) != 2 || dig(r.Meta(), "pagination.total") != 4.0 || dig(r.Meta(), "pagination.total_pages") != 2.0 {
 		t.Fatalf("page 2: %s", r.Raw)

@@ -17,7 +17,7 @@ import (
 // empties them in the reverse one. TestCopyCoversEveryTable fails when a
 // migration adds a table that is not here.
 var copyTables = []string{
-	"apps", "api_keys", "users", "auth_tokens", "blocked_users",
+	"apps", "api_keys", "users", "auth_tokens", "blocked_users", "admins", "sessions",
 	"chat_groups", "group_members", "group_bans",
 	"messages", "message_mentions", "conversations", "user_conversations",
 	"bots", "deliveries", "delivery_attempts",

@@ -147,6 +147,12 @@ func fillEveryTable(t *testing.T, db *DB) {
 			},
 			func() error { return tx.Block(ctx, "app1", "bob", []string{"helper"}) },
 			func() error {
+				return tx.UpsertAdmin(ctx, &Admin{Username: "admin", PasswordHash: "$argon2id$x", CreatedAt: 4, UpdatedAt: 4})
+			},
+			func() error {
+				return tx.InsertSession(ctx, &Session{IDHash: "s1", Username: "admin", CreatedAt: 4, LastSeenAt: 5, ExpiresAt: 99, UserAgent: "ua", IP: "127.0.0.1"})
+			},
+			func() error {
 				return tx.InsertGroup(ctx, "app1", &chat.Group{GUID: "team", Name: "Team", Type: chat.GroupPublic, Owner: "alice", CreatedAt: 5})
 			},
 			func() error { return tx.InsertMember(ctx, "app1", "team", "alice", chat.ScopeAdmin, 6) },

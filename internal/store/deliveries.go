@@ -59,14 +59,24 @@ type DueDelivery struct {
 }
 
 // DueLaneHeads returns up to limit deliveries that are the oldest pending
-// one of their lane, due at nowMs and not leased, oldest due first.
-func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, limit int) ([]DueDelivery, error) {
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at
+// one of their lane, due at nowMs and not leased, oldest due first. A bot
+// contributes at most its in-flight cap (defaultCap unless overridden), a
+// failing bot only one delivery and only when its probe is due, so that a
+// slow or dead bot with many conversations cannot fill the batch and hide
+// other bots' deliveries.
+func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int) ([]DueDelivery, error) {
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+`, enabled, health_state, next_probe_at FROM (
+		SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at,
+			ROW_NUMBER() OVER (PARTITION BY d.app_id, d.bot_uid ORDER BY d.next_attempt_at, d.id) AS bot_rank,
+			CASE WHEN b.health_state = 'failing' THEN 1 WHEN b.max_in_flight > 0 THEN b.max_in_flight ELSE ? END AS bot_cap
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
 		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until <= ?
+		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
 		  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.app_id = d.app_id AND x.bot_uid = d.bot_uid
 		              AND x.conversation_id = d.conversation_id AND x.state = 'pending')
-		ORDER BY d.next_attempt_at, d.id LIMIT ?`, nowMs, nowMs, limit)
+		) AS due
+		WHERE bot_rank <= bot_cap
+		ORDER BY next_attempt_at, id LIMIT ?`, defaultCap, nowMs, nowMs, nowMs, limit)
 	if err != nil {
 		return nil, translate("due deliveries", err)
 	}
@@ -89,12 +99,14 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, limit int) ([]DueDe
 	return out, translate("due deliveries", rows.Err())
 }
 
-// NextDueAt returns the earliest next_attempt_at of a pending delivery, or
-// 0 when none is pending.
-func (tx *Tx) NextDueAt(ctx context.Context) (int64, error) {
+// NextDueAt returns the earliest time after nowMs at which a pending
+// delivery becomes due (its retry time, or the end of its lease), or 0 when
+// none will. Deliveries already due are not counted: the engine handles
+// them when it is woken (a commit, a finished attempt) or polls.
+func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
 	var at sql.NullInt64
-	err := tx.q.QueryRowContext(ctx, `SELECT min(CASE WHEN next_attempt_at > lease_until THEN next_attempt_at ELSE lease_until END)
-		FROM deliveries WHERE state = 'pending'`).Scan(&at)
+	err := tx.q.QueryRowContext(ctx, `SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
+		FROM deliveries WHERE state = 'pending' AND (next_attempt_at > ? OR lease_until > ?)`, nowMs, nowMs).Scan(&at)
 	return at.Int64, translate("next due delivery", err)
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	"parley/internal/chat"
 )
@@ -14,16 +13,6 @@ import (
 // only writers of group_members here (DeleteUserPermanently adjusts it for
 // the user it removes): each changes the count by the rows it really
 // inserted or deleted, in the same transaction.
-
-// aliasColumns qualifies a column list such as groupColumns with a table
-// alias, for joins.
-func aliasColumns(alias, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, p := range parts {
-		parts[i] = alias + "." + strings.TrimSpace(p)
-	}
-	return strings.Join(parts, ", ")
-}
 
 // withExtra lets a scanX function that scans a fixed column list also
 // scan columns that follow it in the row.
@@ -120,23 +109,9 @@ func (tx *Tx) ListGroups(ctx context.Context, appID string, f GroupFilter) ([]ch
 		}
 	}
 	if f.SearchKey != "" {
-		pat := likePrefix(f.SearchKey)
-		inName, inGUID := len(f.SearchIn) == 0, len(f.SearchIn) == 0
-		for _, s := range f.SearchIn {
-			inName = inName || s == "name"
-			inGUID = inGUID || s == "guid"
-		}
-		switch {
-		case inName && inGUID:
-			where += ` AND (g.name LIKE ? ESCAPE '\' OR g.guid LIKE ? ESCAPE '\')`
-			args = append(args, pat, pat)
-		case inGUID:
-			where += ` AND g.guid LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		default:
-			where += ` AND g.name LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		}
+		cond, condArgs := searchClause("g.", "guid", f.SearchKey, f.SearchIn)
+		where += cond
+		args = append(args, condArgs...)
 	}
 	if len(f.Types) > 0 {
 		where += ` AND g.type IN (` + placeholders(len(f.Types)) + `)`
@@ -172,7 +147,7 @@ func (tx *Tx) ListGroups(ctx context.Context, appID string, f GroupFilter) ([]ch
 	default:
 		order = ` ORDER BY g.name` + dir + `, g.guid` + dir
 	}
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+aliasColumns("g", groupColumns)+`, COALESCE(m.scope, ''), COALESCE(m.joined_at, 0)`+
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+prefixColumns("g.", groupColumns)+`, COALESCE(m.scope, ''), COALESCE(m.joined_at, 0)`+
 		from+where+order+` LIMIT ? OFFSET ?`, append(args, f.Page.Limit(), f.Page.Offset())...)
 	if err != nil {
 		return nil, 0, translate("list groups", err)
@@ -261,7 +236,7 @@ func (tx *Tx) ListMembers(ctx context.Context, appID, guid string, f MemberFilte
 	if err := tx.q.QueryRowContext(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
 		return nil, 0, translate("count members", err)
 	}
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+aliasColumns("u", userColumns)+`, m.scope, m.joined_at`+from+where+
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+prefixColumns("u.", userColumns)+`, m.scope, m.joined_at`+from+where+
 		` ORDER BY u.name, u.uid LIMIT ? OFFSET ?`, append(args, f.Page.Limit(), f.Page.Offset())...)
 	if err != nil {
 		return nil, 0, translate("list members", err)
@@ -317,7 +292,7 @@ func (tx *Tx) ListBans(ctx context.Context, appID, guid string, p Page) ([]chat.
 	if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM group_bans WHERE app_id = ? AND guid = ?`, appID, guid).Scan(&total); err != nil {
 		return nil, 0, translate("count bans", err)
 	}
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+aliasColumns("u", userColumns)+`, b.banned_at
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+prefixColumns("u.", userColumns)+`, b.banned_at
 		FROM group_bans b JOIN users u ON u.app_id = b.app_id AND u.uid = b.uid
 		WHERE b.app_id = ? AND b.guid = ? ORDER BY b.banned_at DESC, u.uid LIMIT ? OFFSET ?`, appID, guid, p.Limit(), p.Offset())
 	if err != nil {

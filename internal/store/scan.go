@@ -48,6 +48,28 @@ func likePrefix(s string) string {
 // likeContains escapes s for a LIKE '%s%' pattern with ESCAPE '\'.
 func likeContains(s string) string { return "%" + likePrefix(s) }
 
+// searchClause is the condition of a list's search: key is a prefix of the
+// name column, of the idColumn, or of either, as searchIn names "name",
+// idColumn or both. An empty searchIn means both; one that names neither
+// means the name alone. prefix qualifies both columns ("g." in a join, else
+// ""). The clause starts with " AND ".
+func searchClause(prefix, idColumn, key string, searchIn []string) (string, []any) {
+	pat := likePrefix(key)
+	inName, inID := len(searchIn) == 0, len(searchIn) == 0
+	for _, s := range searchIn {
+		inName = inName || s == "name"
+		inID = inID || s == idColumn
+	}
+	name, id := prefix+"name", prefix+idColumn
+	switch {
+	case inName && inID:
+		return ` AND (` + name + ` LIKE ? ESCAPE '\' OR ` + id + ` LIKE ? ESCAPE '\')`, []any{pat, pat}
+	case inID:
+		return ` AND ` + id + ` LIKE ? ESCAPE '\'`, []any{pat}
+	}
+	return ` AND ` + name + ` LIKE ? ESCAPE '\'`, []any{pat}
+}
+
 // placeholders returns "?, ?, ?" for n values.
 func placeholders(n int) string {
 	if n <= 0 {

@@ -116,23 +116,9 @@ func (tx *Tx) ListUsers(ctx context.Context, appID string, f UserFilter) ([]chat
 		where += ` AND deactivated_at <> 0`
 	}
 	if f.SearchKey != "" {
-		pat := likePrefix(f.SearchKey)
-		inName, inUID := len(f.SearchIn) == 0, len(f.SearchIn) == 0
-		for _, s := range f.SearchIn {
-			inName = inName || s == "name"
-			inUID = inUID || s == "uid"
-		}
-		switch {
-		case inName && inUID:
-			where += ` AND (name LIKE ? ESCAPE '\' OR uid LIKE ? ESCAPE '\')`
-			args = append(args, pat, pat)
-		case inUID:
-			where += ` AND uid LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		default:
-			where += ` AND name LIKE ? ESCAPE '\'`
-			args = append(args, pat)
-		}
+		cond, condArgs := searchClause("", "uid", f.SearchKey, f.SearchIn)
+		where += cond
+		args = append(args, condArgs...)
 	}
 	if len(f.Role) > 0 {
 		where += ` AND role IN (` + placeholders(len(f.Role)) + `)`

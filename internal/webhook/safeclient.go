@@ -92,7 +92,6 @@ func newClient(g *Guard, cfg ClientConfig, afterGuard func(netip.AddrPort) error
 		IdleConnTimeout:        idleConnTimeout,
 		TLSHandshakeTimeout:    min(tlsHandshakeTimeout, cfg.Timeout),
 		ResponseHeaderTimeout:  cfg.Timeout,
-		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		// Without Accept-Encoding the bot answers uncompressed, so the
 		// recorded body is what it sent and no decompression bomb is read.

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"parley/internal/chat"
+)
+
+// TestDueLaneHeadsIsolation: a failing bot and a bot at its cap cannot fill
+// a batch of due deliveries and hide another bot's.
+func TestDueLaneHeadsIsolation(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		now := int64(1_000_000)
+		err := db.Write(ctx, func(tx *Tx) error {
+			for _, uid := range []string{"sick", "busy", "fine"} {
+				if err := insertUser(ctx, tx, uid); err != nil {
+					return err
+				}
+				b := &BotRow{Bot: chat.Bot{UID: uid, WebhookURL: "https://x.example/", GroupChatSetting: chat.GroupChatNone, Enabled: true}, Secret: "whsec_x"}
+				if uid == "busy" {
+					b.MaxInFlight = 2
+				}
+				if err := tx.InsertBot(ctx, "app1", b); err != nil {
+					return err
+				}
+			}
+			if err := tx.SetBotHealth(ctx, "app1", "sick", BotHealthUpdate{State: chat.HealthFailing, NextProbeAt: now + 60_000}); err != nil {
+				return err
+			}
+			n := 0
+			add := func(bot, conv string, at int64) error {
+				n++
+				return tx.InsertDelivery(ctx, &chat.Delivery{AppID: "app1", Bot: bot, MessageID: int64(n), ConversationID: conv, Seq: int64(n),
+					WebhookID: fmt.Sprintf("msg_%d", n), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending, NextAttemptAt: at, CreatedAt: at, Payload: []byte("{}")})
+			}
+			for i := range 10 {
+				// Older than the healthy bot's: they would come first.
+				if err := add("sick", fmt.Sprintf("c%d", i), now-1000); err != nil {
+					return err
+				}
+				if err := add("busy", fmt.Sprintf("c%d", i), now-500); err != nil {
+					return err
+				}
+			}
+			// Two in one lane: only the head is due.
+			if err := add("fine", "c0", now-100); err != nil {
+				return err
+			}
+			return add("fine", "c0", now-100)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var due []DueDelivery
+		if err := db.Read(ctx, func(tx *Tx) error {
+			var err error
+			due, err = tx.DueLaneHeads(ctx, now, 16, 5)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, d := range due {
+			count[d.Bot]++
+		}
+		if count["sick"] != 0 || count["busy"] != 2 || count["fine"] != 1 {
+			t.Fatalf("due per bot: %v", count)
+		}
+
+		// When the failing bot's probe is due, exactly one of its deliveries is.
+		if err := db.Read(ctx, func(tx *Tx) error {
+			var err error
+			due, err = tx.DueLaneHeads(ctx, now+60_000, 16, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		count = map[string]int{}
+		for _, d := range due {
+			count[d.Bot]++
+		}
+		if count["sick"] != 1 {
+			t.Fatalf("probe: %v", count)
+		}
+
+		// Nothing becomes due later than now: NextDueAt has nothing to wait for.
+		if err := db.Read(ctx, func(tx *Tx) error {
+			at, err := tx.NextDueAt(ctx, now)
+			if err == nil && at != 0 {
+				return fmt.Errorf("next due %d, want 0 (all are due already)", at)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
