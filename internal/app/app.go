@@ -119,15 +119,40 @@ func (fx *effects) publish(appID, typ string, data any, uids []string) {
 // write runs fn in a write transaction, then its effects.
 func (a *App) write(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
 	var fx effects
+	clustered := a.db.Clustered()
 	err := a.db.Write(ctx, func(tx *store.Tx) error {
 		fx = effects{} // a retried function starts clean
-		return fn(tx, &fx)
+		if err := fn(tx, &fx); err != nil {
+			return err
+		}
+		if clustered {
+			return a.outbox(ctx, tx, &fx)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	a.apply(&fx)
 	return nil
+}
+
+// outbox moves the events of a write into the real-time outbox, in its
+// transaction: on a database several nodes share, each node's fan-out
+// (internal/cluster) publishes them to its own connections, this node's
+// included, once the transaction commits.
+func (a *App) outbox(ctx context.Context, tx *store.Tx, fx *effects) error {
+	evs := make([]store.RealtimeEvent, 0, len(fx.events))
+	for _, ev := range fx.events {
+		frame, err := chat.EncodeFrame(ev.typ, ev.data)
+		if err != nil {
+			a.log.Error("app: encode event", "type", ev.typ, "err", err)
+			continue
+		}
+		evs = append(evs, store.RealtimeEvent{AppID: ev.appID, UIDs: ev.uids, Frame: frame})
+	}
+	fx.events = nil // published by the fan-out, not by apply
+	return tx.InsertRealtimeEvents(ctx, evs)
 }
 
 // read runs fn in a read transaction.

@@ -47,9 +47,48 @@ func (a *App) LeaseDeliveries(ctx context.Context, ids []int64, until time.Time)
 	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.LeaseDeliveries(ctx, ids, until.UnixMilli()) })
 }
 
+// ClaimDeliveries leases due lane heads to a node (store.ClaimDeliveries):
+// one write, so that nodes sharing the database never claim one lane or
+// exceed a bot's cap together.
+func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim) ([]store.DueDelivery, error) {
+	var out []store.DueDelivery
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.ClaimDeliveries(ctx, now.UnixMilli(), c)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseDeliveries ends a node's leases on deliveries it claimed but does
+// not attempt now.
+func (a *App) ReleaseDeliveries(ctx context.Context, owner string, ids []int64) error {
+	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseDeliveries(ctx, owner, ids) })
+}
+
 // ReleaseAllLeases frees leases left by a previous process of this node.
+// On a database several nodes share, leases are those of live nodes too:
+// they are left to expire (a dead node's after Lease).
 func (a *App) ReleaseAllLeases(ctx context.Context) error {
+	if a.db.Clustered() {
+		return nil
+	}
 	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.ClearLeases(ctx) })
+}
+
+// MaintenanceTurn reports whether this node runs the periodic work now
+// (once per cluster: store.MaintenanceTurn).
+func (a *App) MaintenanceTurn(ctx context.Context) (bool, error) { return a.db.MaintenanceTurn(ctx) }
+
+// PruneRealtimeEvents deletes outbox rows older than keep.
+func (a *App) PruneRealtimeEvents(ctx context.Context, keep time.Duration) (int, error) {
+	var n int
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.DeleteRealtimeEventsBefore(ctx, tx.Now.Add(-keep).UnixMilli())
+		return err
+	})
+	return n, err
 }
 
 // DeliveryTarget is what the engine needs of a bot to deliver to it.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"parley/internal/webhook"
 )
@@ -28,6 +29,12 @@ type Serve struct {
 	WebhookAllow string
 	// HopLimit bounds bot-to-bot chains; 0 means DefaultHopLimit.
 	HopLimit int
+	// DeliveryLease is how long past its attempt timeout a delivery
+	// claimed by a node stays taken: a dead node's deliveries are taken
+	// over after it. 0 means the engine's default. Environment only
+	// (PARLEY_DELIVERY_LEASE, a Go duration): an operations knob.
+	DeliveryLease time.Duration
+	leaseErr      error
 }
 
 // DB is the configuration of commands that only need the database.
@@ -47,6 +54,7 @@ func BindServe(fs *flag.FlagSet, env Getenv) *Serve {
 		"CIDR[,CIDR...] private or loopback ranges bot callbacks may reach, with plain http (env PARLEY_WEBHOOK_ALLOW)")
 	hop, _ := strconv.Atoi(envOr(env, "PARLEY_BOT_HOP_LIMIT", strconv.Itoa(DefaultHopLimit)))
 	fs.IntVar(&c.HopLimit, "bot-hop-limit", hop, "bot-to-bot messages relayed in a chain before it stops (env PARLEY_BOT_HOP_LIMIT)")
+	c.DeliveryLease, c.leaseErr = parseLease(envOr(env, "PARLEY_DELIVERY_LEASE", ""))
 	return c
 }
 
@@ -77,6 +85,9 @@ func (c *Serve) Validate() error {
 	if c.DB == "" {
 		return errors.New("--db is empty")
 	}
+	if c.leaseErr != nil {
+		return c.leaseErr
+	}
 	if c.HopLimit < 0 || c.HopLimit > 100 {
 		return fmt.Errorf("invalid --bot-hop-limit %d: must be from 1 to 100", c.HopLimit)
 	}
@@ -84,6 +95,17 @@ func (c *Serve) Validate() error {
 		return fmt.Errorf("invalid --webhook-allow: %v", err)
 	}
 	return nil
+}
+
+func parseLease(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second || d > time.Hour {
+		return 0, fmt.Errorf("invalid PARLEY_DELIVERY_LEASE %q: want a duration from 1s to 1h, for example 30s", v)
+	}
+	return d, nil
 }
 
 func envOr(env Getenv, key, def string) string {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"parley/internal/app"
 	"parley/internal/chat"
+	"parley/internal/store"
 	"parley/internal/webhook"
 )
 
@@ -39,6 +41,9 @@ type Config struct {
 	Health chat.HealthPolicy
 	// UserAgent is sent on every request.
 	UserAgent string
+	// Node names this process in the leases it takes (lease_owner);
+	// default: a random name per process.
+	Node string
 }
 
 // Defaults of Config.
@@ -49,6 +54,10 @@ const (
 	DefaultBatch       = 512
 	DefaultPoll        = time.Second
 	DefaultMaintenance = time.Minute
+	// RealtimeRetention is how long real-time outbox rows are kept (a
+	// node whose LISTEN connection dropped catches up from them; one
+	// that was away longer misses events, which REST fills).
+	RealtimeRetention = 5 * time.Minute
 	// storedBodyBytes bounds the response body kept with an attempt.
 	storedBodyBytes = 4 << 10
 )
@@ -83,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Health == (chat.HealthPolicy{}) {
 		c.Health = chat.DefaultHealthPolicy()
+	}
+	if c.Node == "" {
+		c.Node = fmt.Sprintf("node-%016x", rand.Uint64())
 	}
 	return c
 }
@@ -163,8 +175,20 @@ func (e *Engine) sleep(ctx context.Context) time.Duration {
 	return min(max(next.Sub(now), time.Millisecond), e.cfg.Poll)
 }
 
-// maintain fails deliveries older than the retry window.
+// maintain fails deliveries older than the retry window and deletes old
+// real-time outbox rows, on the one node of the cluster whose turn it is.
 func (e *Engine) maintain(ctx context.Context) {
+	if turn, err := e.app.MaintenanceTurn(ctx); err != nil || !turn {
+		if err != nil {
+			e.log.Warn("dispatch: maintenance lock", "err", err)
+		}
+		return
+	}
+	if n, err := e.app.PruneRealtimeEvents(ctx, RealtimeRetention); err != nil {
+		e.log.Warn("dispatch: prune real-time events", "err", err)
+	} else if n > 0 {
+		e.log.Debug("dispatch: pruned real-time events", "count", n)
+	}
 	n, err := e.app.ExpireDeliveries(ctx, e.cfg.Retry.MaxAge)
 	if err != nil {
 		e.log.Warn("dispatch: expire deliveries", "err", err)
@@ -178,25 +202,36 @@ func (e *Engine) maintain(ctx context.Context) {
 	}
 }
 
-// runOnce claims what is due and can start now, and starts it. It returns
-// how many attempts it started.
+// runOnce claims what is due and can start now (leasing it to this node
+// in the database), and starts it. Claimed deliveries this node cannot
+// start now (a worker limit reached meanwhile) are released at once. It
+// returns how many attempts it started.
 func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
-	due, err := e.app.DueDeliveries(ctx, now, e.cfg.MaxInFlight, e.cfg.Batch)
+	e.mu.Lock()
+	free := e.cfg.Workers - e.total
+	e.mu.Unlock()
+	if free <= 0 {
+		return 0
+	}
+	due, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
+		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()})
 	if err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("dispatch: read due deliveries", "err", err)
+			e.log.Warn("dispatch: claim due deliveries", "err", err)
 		}
 		return 0
 	}
 	targets := map[botKey]*app.DeliveryTarget{}
 	var claimed []claim
+	var unused []int64
 	e.mu.Lock()
 	for i := range due {
 		dd := &due[i]
 		d := &dd.Delivery
 		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{d.AppID, d.Bot}
 		if e.lanes[lane] || e.total >= e.cfg.Workers {
+			unused = append(unused, d.ID)
 			continue
 		}
 		if d.Kind != chat.DeliveryKindTest && (!dd.BotEnabled || dd.BotHealth == chat.HealthDisabled) {
@@ -210,6 +245,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		probe := false
 		if dd.BotHealth == chat.HealthFailing && d.Kind != chat.DeliveryKindTest {
 			if e.probing[bot] || now.UnixMilli() < dd.NextProbe {
+				unused = append(unused, d.ID)
 				continue
 			}
 			probe = true
@@ -220,6 +256,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			t, err = e.app.DeliveryTarget(ctx, d.AppID, d.Bot)
 			e.mu.Lock()
 			if err != nil {
+				unused = append(unused, d.ID)
 				continue // deleted meanwhile, or the database is failing: next round
 			}
 			targets[bot] = t
@@ -229,6 +266,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			limit = t.MaxInFlight
 		}
 		if e.inflight[bot] >= limit {
+			unused = append(unused, d.ID)
 			continue
 		}
 		e.lanes[lane] = true
@@ -240,21 +278,10 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		claimed = append(claimed, claim{d: *d, target: t, probe: probe})
 	}
 	e.mu.Unlock()
-	if len(claimed) == 0 {
-		return 0
-	}
-	ids := make([]int64, len(claimed))
-	maxTimeout := e.cfg.Timeout
-	for i, c := range claimed {
-		ids[i] = c.d.ID
-		maxTimeout = max(maxTimeout, c.target.Timeout)
-	}
-	if err := e.app.LeaseDeliveries(ctx, ids, now.Add(maxTimeout+e.cfg.Lease)); err != nil {
-		e.log.Warn("dispatch: lease deliveries", "err", err)
-		for _, c := range claimed {
-			e.release(c)
+	if len(unused) > 0 {
+		if err := e.app.ReleaseDeliveries(ctx, e.cfg.Node, unused); err != nil && ctx.Err() == nil {
+			e.log.Warn("dispatch: release unused claims", "err", err) // they come due when their lease ends
 		}
-		return 0
 	}
 	for _, c := range claimed {
 		e.wg.Add(1)

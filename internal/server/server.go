@@ -14,6 +14,7 @@ import (
 
 	"parley/internal/api"
 	"parley/internal/app"
+	"parley/internal/cluster"
 	"parley/internal/config"
 	"parley/internal/dispatch"
 	"parley/internal/realtime"
@@ -29,7 +30,19 @@ const (
 	shutdownGrace   = 10 * time.Second
 	readHeaderLimit = 10 * time.Second  // slow-loris bound on request headers
 	idleTimeout     = 120 * time.Second // keep-alive connections without requests
+	// readyTimeout bounds /readyz's database check: a database slower
+	// than that is reported not ready.
+	readyTimeout = 2 * time.Second
 )
+
+// readyReason is what /readyz says of a failed check: the kind of failure,
+// never the driver's text (which may name hosts or users).
+func readyReason(err error) string {
+	if errors.Is(err, store.ErrSchemaBehind) {
+		return "database schema is not at this version's migrations"
+	}
+	return "database unreachable"
+}
 
 // FirstAppName is the name of the app created on the very first start.
 const FirstAppName = "My first app"
@@ -54,6 +67,7 @@ type Server struct {
 	ln      net.Listener
 	http    *http.Server
 	metrics *metrics
+	fanout  *cluster.Fanout // nil on SQLite (one node)
 }
 
 // Open prepares a server: it opens and migrates the database, creates the
@@ -95,7 +109,18 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	s.App = app.New(db, acfg, log)
 	s.Hub = realtime.New(realtime.Config{}, s.App, s.App, log)
 	s.App.SetPublisher(s.Hub)
+	if db.Clustered() {
+		// Events reach this node's connections through the outbox, like
+		// every other node's (internal/cluster).
+		if s.fanout, err = cluster.Open(ctx, db, s.Hub, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	dcfg := opt.Dispatch
+	if dcfg.Lease == 0 {
+		dcfg.Lease = cfg.DeliveryLease
+	}
 	dcfg.UserAgent = "parley/" + version.Version
 	s.metrics = newMetrics(s.App)
 	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, s.metrics.dispatch(), log)
@@ -147,6 +172,20 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n")) //nolint:errcheck
 	})
+	// Ready: the database answers and its schema is this binary's. A load
+	// balancer sends traffic only to ready nodes.
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.DB.Ready(ctx); err != nil {
+			s.log.Warn("readyz: not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + readyReason(err) + "\n")) //nolint:errcheck
+			return
+		}
+		w.Write([]byte("ready\n")) //nolint:errcheck
+	})
 	return mux
 }
 
@@ -162,6 +201,12 @@ func (s *Server) Run(ctx context.Context) error {
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.Engine.Run(engineCtx) }()
+	fanoutDone := make(chan error, 1)
+	if s.fanout != nil {
+		go func() { fanoutDone <- s.fanout.Run(engineCtx) }()
+	} else {
+		fanoutDone <- nil
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -179,6 +224,9 @@ func (s *Server) Run(ctx context.Context) error {
 	stopEngine()
 	if eerr := <-engineDone; eerr != nil {
 		err = errors.Join(err, fmt.Errorf("delivery engine: %w", eerr))
+	}
+	if ferr := <-fanoutDone; ferr != nil {
+		err = errors.Join(err, fmt.Errorf("real-time fan-out: %w", ferr))
 	}
 	if herr := s.Hub.Shutdown(sctx); herr != nil {
 		err = errors.Join(err, fmt.Errorf("close websockets: %w", herr))

@@ -20,12 +20,12 @@ var copyTables = []string{
 	"apps", "api_keys", "users", "auth_tokens", "blocked_users", "admins", "sessions",
 	"chat_groups", "group_members", "group_bans",
 	"messages", "message_mentions", "conversations", "user_conversations",
-	"bots", "deliveries", "delivery_attempts",
+	"bots", "deliveries", "delivery_attempts", "realtime_events",
 }
 
 // identityColumns are the generated keys whose next value Copy moves past
 // the copied rows.
-var identityColumns = map[string]string{"messages": "id", "deliveries": "id"}
+var identityColumns = map[string]string{"messages": "id", "deliveries": "id", "realtime_events": "id"}
 
 // copyBatchParams bounds the values of one multi-row INSERT: SQLite allows
 // 32766 parameters per statement, PostgreSQL 65535. Fewer, larger

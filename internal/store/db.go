@@ -77,6 +77,10 @@ type DB struct {
 	closed    atomic.Bool
 	stop      chan struct{}
 	done      chan struct{}
+
+	// Several nodes (PostgreSQL): see cluster.go.
+	pgURL string
+	maint maintenanceLock
 }
 
 // Tx is one use case's view of a transaction. Now is fixed for its whole
@@ -148,6 +152,7 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 			return nil, err
 		}
 		db.write, db.read = pool, pool
+		db.pgURL = loc
 		return db, nil
 	}
 	if opt.MustExist {
@@ -179,6 +184,7 @@ func (db *DB) Close() error {
 		close(db.stop)
 	})
 	<-db.done
+	db.maint.release()
 	return db.closeConns()
 }
 

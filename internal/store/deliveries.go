@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 
 	"parley/internal/chat"
 )
@@ -56,6 +58,7 @@ type DueDelivery struct {
 	BotEnabled bool
 	BotHealth  string
 	NextProbe  int64 // ms
+	BotTimeout int64 // seconds; 0 for the engine's default
 }
 
 // DueLaneHeads returns up to limit deliveries that are the oldest pending
@@ -63,12 +66,16 @@ type DueDelivery struct {
 // contributes at most its in-flight cap (defaultCap unless overridden), a
 // failing bot only one delivery and only when its probe is due, so that a
 // slow or dead bot with many conversations cannot fill the batch and hide
-// other bots' deliveries.
+// other bots' deliveries. Deliveries of the bot whose lease is live (in
+// flight on any node) count against its cap: the cap holds for the whole
+// cluster.
 func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int) ([]DueDelivery, error) {
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+`, enabled, health_state, next_probe_at FROM (
-		SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at,
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+`, enabled, health_state, next_probe_at, timeout_seconds FROM (
+		SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds,
 			ROW_NUMBER() OVER (PARTITION BY d.app_id, d.bot_uid ORDER BY d.next_attempt_at, d.id) AS bot_rank,
-			CASE WHEN b.health_state = 'failing' THEN 1 WHEN b.max_in_flight > 0 THEN b.max_in_flight ELSE ? END AS bot_cap
+			CASE WHEN b.health_state = 'failing' THEN 1 WHEN b.max_in_flight > 0 THEN b.max_in_flight ELSE ? END
+			- (SELECT count(*) FROM deliveries l WHERE l.app_id = d.app_id AND l.bot_uid = d.bot_uid
+			   AND l.state = 'pending' AND l.lease_until > ?) AS bot_cap
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
 		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until <= ?
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
@@ -76,7 +83,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		              AND x.conversation_id = d.conversation_id AND x.state = 'pending')
 		) AS due
 		WHERE bot_rank <= bot_cap
-		ORDER BY next_attempt_at, id LIMIT ?`, defaultCap, nowMs, nowMs, nowMs, limit)
+		ORDER BY next_attempt_at, id LIMIT ?`, defaultCap, nowMs, nowMs, nowMs, nowMs, limit)
 	if err != nil {
 		return nil, translate("due deliveries", err)
 	}
@@ -89,7 +96,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		d := &dd.Delivery
 		if err := rows.Scan(&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
 			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
-			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe); err != nil {
+			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout); err != nil {
 			return nil, translate("due deliveries", err)
 		}
 		d.Payload = json.RawMessage(payload)
@@ -97,6 +104,77 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		out = append(out, dd)
 	}
 	return out, translate("due deliveries", rows.Err())
+}
+
+// Claim bounds the leases ClaimDeliveries takes.
+type Claim struct {
+	Owner          string // the node taking the leases (lease_owner)
+	DefaultCap     int    // per-bot in-flight cap of bots without an override
+	Limit          int    // at most this many deliveries
+	LeaseMs        int64  // how long past its attempt timeout a lease lasts
+	DefaultTimeout int64  // ms, the attempt timeout of bots without an override
+}
+
+// ClaimDeliveries selects due lane heads (DueLaneHeads) and leases them to
+// c.Owner in the same transaction. On PostgreSQL the heads are locked FOR
+// UPDATE SKIP LOCKED first: a head another node is claiming at this moment
+// is skipped, not waited for, and the SERIALIZABLE transaction fails (and
+// runs again) if two nodes' claims would together exceed a bot's cap. A
+// delivery's lease lasts its bot's attempt timeout plus c.LeaseMs.
+func (tx *Tx) ClaimDeliveries(ctx context.Context, nowMs int64, c Claim) ([]DueDelivery, error) {
+	due, err := tx.DueLaneHeads(ctx, nowMs, c.DefaultCap, c.Limit)
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
+	if lock := tx.d.skipLocked(); lock != "" {
+		q := `SELECT id FROM deliveries WHERE state = 'pending' AND lease_until <= ? AND id IN (?` + strings.Repeat(", ?", len(due)-1) + `) ` + lock
+		args := []any{nowMs}
+		for _, dd := range due {
+			args = append(args, dd.ID)
+		}
+		rows, err := tx.q.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, translate("lock due deliveries", err)
+		}
+		locked := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, translate("lock due deliveries", err)
+			}
+			locked[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, translate("lock due deliveries", err)
+		}
+		due = slices.DeleteFunc(due, func(dd DueDelivery) bool { return !locked[dd.ID] })
+	}
+	for i := range due {
+		timeout := c.DefaultTimeout
+		if due[i].BotTimeout > 0 {
+			timeout = due[i].BotTimeout * 1000
+		}
+		until := nowMs + timeout + c.LeaseMs
+		if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id = ?`, until, c.Owner, due[i].ID); err != nil {
+			return nil, translate("lease delivery", err)
+		}
+		due[i].LeaseTill = until
+	}
+	return due, nil
+}
+
+// ReleaseDeliveries ends the leases of owner on deliveries it claimed but
+// will not attempt now.
+func (tx *Tx) ReleaseDeliveries(ctx context.Context, owner string, ids []int64) error {
+	for _, id := range ids {
+		if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id = ? AND lease_owner = ? AND state = 'pending'`,
+			id, owner); err != nil {
+			return translate("release delivery", err)
+		}
+	}
+	return nil
 }
 
 // NextDueAt returns the earliest time after nowMs at which a pending

@@ -415,6 +415,16 @@ func messageOrderKey(appID string) int64 {
 	return int64(h.Sum64())
 }
 
+// skipLocked is the clause that locks the selected rows and skips those
+// another transaction holds (a delivery another node is claiming), or ""
+// on SQLite, whose one writer needs no row locks.
+func (d *dialect) skipLocked() string {
+	if d.postgres() {
+		return `FOR UPDATE SKIP LOCKED`
+	}
+	return ""
+}
+
 // --- migrations ---
 
 // migrationDir is the embedded directory of the engine's migrations.
