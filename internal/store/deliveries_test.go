@@ -100,3 +100,82 @@ func TestDueLaneHeadsIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimDeliveriesAcrossNodes: nodes claiming at once on one database
+// never take one lane twice, and together stay within a bot's cap; a lease
+// that ends (a dead node's) makes the lane head claimable again.
+func TestClaimDeliveriesAcrossNodes(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		now := int64(1_000_000)
+		err := db.Write(ctx, func(tx *Tx) error {
+			if err := insertUser(ctx, tx, "bot"); err != nil {
+				return err
+			}
+			b := &BotRow{Bot: chat.Bot{UID: "bot", WebhookURL: "https://x.example/", GroupChatSetting: chat.GroupChatNone, Enabled: true,
+				MaxInFlight: 5}, Secret: "whsec_x"}
+			if err := tx.InsertBot(ctx, "app1", b); err != nil {
+				return err
+			}
+			for i := range 40 { // 20 lanes of two
+				if err := tx.InsertDelivery(ctx, &chat.Delivery{AppID: "app1", Bot: "bot", MessageID: int64(i + 1), ConversationID: fmt.Sprintf("c%d", i%20),
+					Seq: int64(i + 1), WebhookID: fmt.Sprintf("msg_%d", i), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending,
+					NextAttemptAt: now - 100, CreatedAt: now - 100, Payload: []byte("{}")}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claim := func(node string, at int64) []DueDelivery {
+			var out []DueDelivery
+			if err := db.Write(ctx, func(tx *Tx) error {
+				var err error
+				out, err = tx.ClaimDeliveries(ctx, at, Claim{Owner: node, DefaultCap: 16, Limit: 100, LeaseMs: 1000, DefaultTimeout: 1000})
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+			return out
+		}
+		results := make([][]DueDelivery, 4)
+		done := make(chan int)
+		for i := range results {
+			go func() { results[i] = claim(fmt.Sprintf("node%d", i), now); done <- i }()
+		}
+		for range results {
+			<-done
+		}
+		lanes := map[string]string{}
+		total := 0
+		for i, r := range results {
+			for _, d := range r {
+				if prev, ok := lanes[d.ConversationID]; ok {
+					t.Errorf("lane %s claimed by %s and node%d", d.ConversationID, prev, i)
+				}
+				lanes[d.ConversationID] = fmt.Sprintf("node%d", i)
+				total++
+			}
+		}
+		if total != 5 {
+			t.Errorf("%d deliveries claimed by four nodes at once, want the bot's cap 5", total)
+		}
+		if more := claim("node9", now+10); len(more) != 0 {
+			t.Errorf("claimed %d more while the cap is taken", len(more))
+		}
+		// The leases end (timeout 1 s + lease 1 s): the same heads are due again.
+		again := claim("node9", now+2001)
+		if len(again) != 5 {
+			t.Fatalf("after the leases ended: %d claimed, want 5", len(again))
+		}
+		for _, d := range again {
+			if _, ok := lanes[d.ConversationID]; !ok {
+				t.Errorf("after the leases ended, lane %s's head was not the one claimed before", d.ConversationID)
+			}
+		}
+	})
+}
