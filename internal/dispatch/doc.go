@@ -15,9 +15,21 @@
 //   - Caps: a bot has at most MaxInFlight attempts in flight (per-bot
 //     override, default 16), and the engine at most Workers overall, so one
 //     slow or dead bot holds at most its own slots.
-//   - Leases: a claimed delivery is leased for the attempt timeout plus
-//     Lease; a lease left by a dead process expires and the delivery is
-//     claimed again. On start a single node releases its old leases.
+//   - Leases: a delivery is claimed by leasing it in the database
+//     (store.ClaimDeliveries, one write) for its attempt timeout plus
+//     Lease, to this node (Config.Node); a lease left by a dead process
+//     expires and the delivery is claimed again, by any node. A claimed
+//     delivery the node cannot start now is released at once. On start a
+//     single node (SQLite) releases its old leases; on PostgreSQL other
+//     nodes' leases are live, so none is released.
+//   - Several nodes: the database decides what each node may attempt. A
+//     lane's head with a live lease is not due, and later deliveries of
+//     the lane are not heads, so a lane is worked by one node at a time
+//     and stays in order. Live leases of every node count against a bot's
+//     cap (a failing bot's is 1: one probe in the whole cluster). The
+//     in-memory bookkeeping below is this node's share of that.
+//   - Maintenance (expiry, outbox retention) runs on the one node whose
+//     turn it is (store.MaintenanceTurn: an advisory lock).
 //
 // # Health
 //

@@ -58,6 +58,12 @@
 // # Several nodes
 //
 // Several processes may share one PostgreSQL database: writes and
-// migrations are safe against each other. Delivery leases are still those
-// of one process (ClearLeases at start); the cluster work changes that.
+// migrations are safe against each other (docs/decisions/cluster.md).
+// ClaimDeliveries leases lane heads in one SERIALIZABLE write that locks
+// them FOR UPDATE SKIP LOCKED and counts every node's live leases against
+// a bot's cap; a dead node's leases expire, they are never cleared at
+// start (ClearLeases is for SQLite's single node). Real-time events go
+// through the realtime_events outbox with pg_notify (cluster.go; read by
+// internal/cluster). MaintenanceTurn elects the node that runs periodic
+// work with a session advisory lock held on a pool connection.
 package store
