@@ -15,18 +15,6 @@ import (
 // and of the delivery log API. The engine decides when and how to POST;
 // every change it makes to the data goes through here.
 
-// DueDeliveries returns lane heads due at now (see store.DueLaneHeads);
-// defaultCap is the per-bot in-flight cap of bots without an override.
-func (a *App) DueDeliveries(ctx context.Context, now time.Time, defaultCap, limit int) ([]store.DueDelivery, error) {
-	var out []store.DueDelivery
-	err := a.read(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = tx.DueLaneHeads(ctx, now.UnixMilli(), defaultCap, limit)
-		return err
-	})
-	return out, err
-}
-
 // NextDueAt is the earliest time after now at which a pending delivery
 // becomes due (zero time when none will).
 func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
@@ -40,11 +28,6 @@ func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return time.UnixMilli(ms), err
-}
-
-// LeaseDeliveries takes deliveries for the engine until until.
-func (a *App) LeaseDeliveries(ctx context.Context, ids []int64, until time.Time) error {
-	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.LeaseDeliveries(ctx, ids, until.UnixMilli()) })
 }
 
 // ClaimDeliveries leases due lane heads to a node (store.ClaimDeliveries):

@@ -188,16 +188,6 @@ func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
 	return at.Int64, translate("next due delivery", err)
 }
 
-// LeaseDeliveries marks deliveries as taken until untilMs.
-func (tx *Tx) LeaseDeliveries(ctx context.Context, ids []int64, untilMs int64) error {
-	for _, id := range ids {
-		if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id = ? AND state = 'pending'`, untilMs, id); err != nil {
-			return translate("lease delivery", err)
-		}
-	}
-	return nil
-}
-
 // ClearLeases releases every lease: on the start of a single node, leases
 // of the previous process are stale.
 func (tx *Tx) ClearLeases(ctx context.Context) error {
