@@ -31,6 +31,7 @@ Usage:
   parley serve [--addr HOST:PORT] [--db URL]     run the server
   parley apps create --name NAME [--region us|eu|in] [--json] [--db URL]
                                                  create an app and its keys
+  parley bench [--url URL] [--duration D] ...    measure relay, latency, fan-out, memory
   parley version                                 print the version
   parley help                                    show this help
 
@@ -100,6 +101,8 @@ func dispatch(ctx context.Context, args []string, env config.Getenv, stdout, std
 			return fmt.Errorf("%w: unknown apps command; try: parley apps create --name NAME", errUsage)
 		}
 		return appsCreate(ctx, args[2:], env, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "parley %s\n", version.Version)
 		return nil
