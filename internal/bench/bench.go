@@ -114,6 +114,14 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		r.log = io.Discard
 	}
 	r.rep = &Report{Started: r.started.UTC().Format(time.RFC3339), Machine: machine(), Target: t.Description, Config: reportConfig(cfg)}
+	switch {
+	case t.InProcess:
+		r.ps.cpu = selfCPU
+		r.rep.CPUScope = "this process: server, load generator, bot endpoint and ceiling"
+	case t.PID > 0:
+		r.ps.cpu = procCPU(t.PID)
+		r.rep.CPUScope = fmt.Sprintf("the server (pid %d); not measured for the ceiling", t.PID)
+	}
 	r.rep.Machine.LoadBefore = loadAvg()
 	if err := r.setup(ctx); err != nil {
 		r.close()
@@ -231,6 +239,16 @@ func (r *runner) runs(s string) bool { return !slices.Contains(r.cfg.Skip, s) }
 
 func (r *runner) progress(format string, args ...any) {
 	fmt.Fprintf(r.log, "bench %5.1fs  %s\n", time.Since(r.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// ceilingPhase registers a phase of the ceiling: its CPU is only
+// measured in-process, where the forwarder shares the process.
+func (r *runner) ceilingPhase(name string) *Phase {
+	p := r.ps.add(name)
+	if !r.t.InProcess {
+		p.cpu = nil
+	}
+	return p
 }
 
 // warm is the warm-up before each phase's window.

@@ -25,6 +25,7 @@ func closedLoop(ctx context.Context, p *Phase, workers int, warm, dur time.Durat
 	end := start.Add(warm + dur)
 	p.start(start.Add(warm))
 	p.stop(end)
+	defer p.sampleCPU(ctx)()
 	var seq atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -61,6 +62,7 @@ func openLoop(ctx context.Context, p *Phase, rate float64, workers int, warm, du
 	end := start.Add(warm + dur)
 	p.start(start.Add(warm))
 	p.stop(end)
+	defer p.sampleCPU(ctx)()
 	n := int64(rate * (warm + dur).Seconds())
 	interval := float64(time.Second) / rate
 	type job struct {
@@ -122,4 +124,23 @@ func waitFor(ctx context.Context, limit time.Duration, cond func() bool) bool {
 		pause(ctx, 5*time.Millisecond)
 	}
 	return true
+}
+
+// sampleCPU reads the process CPU time (when p.cpu is set) at the start
+// and the end of p's window, on a goroutine of its own; the returned
+// function waits for it.
+func (p *Phase) sampleCPU(ctx context.Context) (wait func()) {
+	if p.cpu == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		from, to := time.Unix(0, p.win.from.Load()), time.Unix(0, p.win.to.Load())
+		pause(ctx, time.Until(from))
+		c0 := p.cpu()
+		pause(ctx, time.Until(to))
+		p.cpuUsed = p.cpu() - c0
+	}()
+	return func() { <-done }
 }

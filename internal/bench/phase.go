@@ -86,6 +86,11 @@ type Phase struct {
 
 	errMu    sync.Mutex
 	firstErr string
+
+	// cpu reads the CPU time used so far by the process under test
+	// (nil: unknown); cpuUsed is what the window used.
+	cpu     func() time.Duration
+	cpuUsed time.Duration
 }
 
 // window is a measurement window; phases of one run (a message and the
@@ -153,6 +158,9 @@ type Result struct {
 	Rate       float64 `json:"msgsPerSec"` // receipts per second inside the window
 	Latency    Latency `json:"latency"`    // send → receipt
 	Ack        Latency `json:"ack"`        // send → 2xx
+	// CPUPerMsg is the CPU time the measured process used in the window
+	// per receipt, in µs (see Report.CPUScope).
+	CPUPerMsg float64 `json:"cpuUsPerMsg,omitempty"`
 }
 
 // result summarizes the phase.
@@ -168,6 +176,9 @@ func (p *Phase) result() Result {
 		r.WindowSec = w.Seconds()
 		r.Rate = float64(p.inWindow.Load()) / w.Seconds()
 	}
+	if n := p.inWindow.Load(); n > 0 && p.cpuUsed > 0 {
+		r.CPUPerMsg = float64(p.cpuUsed.Microseconds()) / float64(n)
+	}
 	return r
 }
 
@@ -176,6 +187,7 @@ type phases struct {
 	mu   sync.RWMutex
 	byID map[int]*Phase
 	next int
+	cpu  func() time.Duration // given to every phase
 }
 
 // add registers a new phase with a window of its own.
@@ -190,7 +202,7 @@ func (ps *phases) addLinked(name string, parent *Phase) *Phase {
 		ps.byID = map[int]*Phase{}
 	}
 	ps.next++
-	p := &Phase{ID: ps.next, Name: name, win: &window{}}
+	p := &Phase{ID: ps.next, Name: name, win: &window{}, cpu: ps.cpu}
 	if parent != nil {
 		p.win = parent.win
 	}

@@ -76,7 +76,7 @@ func (r *runner) runIsolation(ctx context.Context) error {
 // runCeilingThroughput runs the throughput load through the forwarder.
 func (r *runner) runCeilingThroughput(ctx context.Context) error {
 	c := r.cfg
-	p := r.ps.add("ceiling-throughput")
+	p := r.ceilingPhase("ceiling-throughput")
 	r.progress("ceiling: throughput load through two bare HTTP hops")
 	closedLoop(ctx, p, c.Senders, r.warm(), c.Duration, r.relaySend(r.ceil, p, r.senders, r.bots))
 	res := p.result()
@@ -105,7 +105,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 		r.progress("latency: %d msg/s: achieved %.0f, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms", rate, rr.Parley.Rate,
 			rr.Parley.Latency.P50, rr.Parley.Latency.P99, rr.Parley.Latency.P999)
 		if r.runs(ScenarioCeiling) {
-			cp := r.ps.add("ceiling-latency-" + strconv.Itoa(rate))
+			cp := r.ceilingPhase("ceiling-latency-" + strconv.Itoa(rate))
 			openLoop(ctx, cp, float64(rate), c.Senders, r.warm(), c.Duration, r.relaySend(r.ceil, cp, r.senders, r.bots))
 			res := cp.result()
 			rr.Ceiling = &res

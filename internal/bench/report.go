@@ -24,8 +24,10 @@ type Report struct {
 	Conns      *ConnsReport      `json:"conns,omitempty"`
 	Idle       *IdleReport       `json:"idle,omitempty"`
 	Targets    []TargetCheck     `json:"targets"`
-	Profile    string            `json:"cpuProfile,omitempty"`
-	Errors     []string          `json:"errors,omitempty"`
+	// CPUScope says whose CPU time the cpuUsPerMsg figures count.
+	CPUScope string   `json:"cpuScope,omitempty"`
+	Profile  string   `json:"cpuProfile,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
 }
 
 // Machine describes where the run happened. Load averages before and
@@ -190,13 +192,13 @@ func (r *Report) WriteTable(out io.Writer) error {
 	c := r.Config
 	p("config\t%.1f s per phase (+%.2f s warm-up), %d senders, %d bots", c.DurationSec, c.WarmupSec, c.Senders, c.Bots)
 	p("")
-	p("scenario\tmsg/s\tp50 ms\tp99 ms\tp99.9 ms\tceiling msg/s\tceiling p99 ms\tvs ceiling")
+	p("scenario\tmsg/s\tp50 ms\tp99 ms\tp99.9 ms\tCPU µs/msg\tceiling msg/s\tceiling p99 ms\tceiling CPU\tvs ceiling")
 	if t := r.Throughput; t != nil {
 		row(p, fmt.Sprintf("relay throughput (%d senders → %d bots)", t.Senders, t.Bots), t.Parley, t.Ceiling)
 	}
 	if iso := r.Isolation; iso != nil {
 		row(p, "  same, plus one bot answering after "+fmt.Sprint(iso.StallDelaySec)+" s", iso.WithStalled, nil)
-		p("  stalled bot cost\t%.1f%% of throughput\tp99 ×%.2f\t\t\t\t\t", iso.ThroughputLossPct, iso.P99Ratio)
+		p("  stalled bot cost\t%.1f%% of throughput\tp99 ×%.2f\t\t\t\t\t\t\t", iso.ThroughputLossPct, iso.P99Ratio)
 	}
 	for _, l := range r.Latency {
 		row(p, fmt.Sprintf("send → callback at %d msg/s", l.Rate), l.Parley, l.Ceiling)
@@ -206,8 +208,8 @@ func (r *Report) WriteTable(out io.Writer) error {
 		row(p, "  of which send → callback", rt.Callback, nil)
 	}
 	if f := r.Fanout; f != nil {
-		p("fan-out to %d members (%d/%d complete)\t\t%.1f\t%.1f\t(max)\t\t\t", f.Members, f.Complete, f.Messages, f.AllMembers.P50, f.AllMembers.Max)
-		p("  send → one member\t\t%.1f\t%.1f\t%.1f\t\t\t", f.OneMember.P50, f.OneMember.P99, f.OneMember.P999)
+		p("fan-out to %d members (%d/%d complete)\t\t%.1f\t%.1f\t(max)\t\t\t\t\t", f.Members, f.Complete, f.Messages, f.AllMembers.P50, f.AllMembers.Max)
+		p("  send → one member\t\t%.1f\t%.1f\t%.1f\t\t\t\t\t", f.OneMember.P50, f.OneMember.P99, f.OneMember.P999)
 	}
 	if cn := r.Conns; cn != nil {
 		p("")
@@ -231,6 +233,9 @@ func (r *Report) WriteTable(out io.Writer) error {
 	for _, e := range r.Errors {
 		p("error\t%s", e)
 	}
+	if r.CPUScope != "" {
+		p("CPU µs/msg\tCPU time of %s, per message received", r.CPUScope)
+	}
 	if r.Profile != "" {
 		p("cpu profile\t%s (go tool pprof -top %s)", r.Profile, r.Profile)
 	}
@@ -238,7 +243,7 @@ func (r *Report) WriteTable(out io.Writer) error {
 }
 
 func row(p func(string, ...any), name string, res Result, ceil *Result) {
-	cols := []string{name, fmt.Sprintf("%.0f", res.Rate), f1(res.Latency.P50), f1(res.Latency.P99), f1(res.Latency.P999)}
+	cols := []string{name, fmt.Sprintf("%.0f", res.Rate), f1(res.Latency.P50), f1(res.Latency.P99), f1(res.Latency.P999), cpu(res)}
 	if ceil != nil {
 		ratio := ""
 		if ceil.Rate > 0 {
@@ -247,9 +252,9 @@ func row(p func(string, ...any), name string, res Result, ceil *Result) {
 		if ceil.Latency.P99 > 0 {
 			ratio += fmt.Sprintf(", p99 ×%.1f", res.Latency.P99/ceil.Latency.P99)
 		}
-		cols = append(cols, fmt.Sprintf("%.0f", ceil.Rate), f1(ceil.Latency.P99), ratio)
+		cols = append(cols, fmt.Sprintf("%.0f", ceil.Rate), f1(ceil.Latency.P99), cpu(*ceil), ratio)
 	} else {
-		cols = append(cols, "", "", "")
+		cols = append(cols, "", "", "", "")
 	}
 	if res.Missing > 0 || res.Errors > 0 {
 		cols[0] += fmt.Sprintf(" [%d missing, %d errors]", res.Missing, res.Errors)
@@ -258,3 +263,10 @@ func row(p func(string, ...any), name string, res Result, ceil *Result) {
 }
 
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func cpu(r Result) string {
+	if r.CPUPerMsg == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f", r.CPUPerMsg)
+}

@@ -81,6 +81,44 @@ func readProcMem(pid int) (procMem, error) {
 	return m, nil
 }
 
+// selfCPU is the CPU time (user and system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTick is the unit of /proc/PID/stat's times: USER_HZ, 100 on every
+// Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns a function that reads the CPU time (user and system)
+// process pid has used, from /proc/PID/stat.
+func procCPU(pid int) func() time.Duration {
+	path := filepath.Join("/proc", strconv.Itoa(pid), "stat")
+	return func() time.Duration {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0
+		}
+		// The command name (field 2) may hold spaces; fields after it
+		// start after the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			return 0
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			return 0
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+		st, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+		return time.Duration(ut+st) * clockTick
+	}
+}
+
 // goMem is this process's Go heap and goroutine stacks after a full GC.
 type goMem struct {
 	Heap, Stack uint64
