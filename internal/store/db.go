@@ -199,32 +199,33 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	single := len(batch) == 1
+	q := newBatchQuerier(sqlTx)
 	ran := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		tx := &Tx{q: sqlTx, Now: db.now()}
+		tx := &Tx{q: q, Now: db.now()}
 		if single {
 			results[i] = db.call(r, tx)
 			ran++
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := q.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			results[i] = translate("savepoint", err)
 			continue
 		}
 		if err := db.call(r, tx); err != nil {
 			results[i] = err
-			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
+			if _, rbErr := q.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				sqlTx.Rollback() //nolint:errcheck
 				db.failAll(batch, results, translate("rollback to savepoint", rbErr))
 				return
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
+		if _, err := q.ExecContext(ctx, "RELEASE w"); err != nil {
 			sqlTx.Rollback() //nolint:errcheck
 			db.failAll(batch, results, translate("release savepoint", err))
 			return
