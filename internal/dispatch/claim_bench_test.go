@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,12 +20,18 @@ import (
 // (DueDeliveries) and leases them (LeaseDeliveries); every attempt then
 // records its success (CompleteAttempt: the attempt row, the delivery's
 // new state, the bot's health), concurrently, as the engine's attempt
-// goroutines do. No HTTP is involved. b.N deliveries over 16 bots × 64
+// goroutines do. No HTTP is involved. b.N deliveries over 16 bots × convs
 // conversations are queued before the timer starts; ns/op is per
-// delivery.
+// delivery. With history, each lane (bot, conversation) already holds
+// that many finished deliveries, as a long conversation with a bot does.
 //
 //	go test -run '^$' -bench ClaimComplete -benchtime 5000x ./internal/dispatch/
 func BenchmarkClaimComplete(b *testing.B) {
+	b.Run("lanes=1024", func(b *testing.B) { benchClaimComplete(b, 64, 0) })
+	b.Run("lanes=128/history=1000", func(b *testing.B) { benchClaimComplete(b, 8, 1000) })
+}
+
+func benchClaimComplete(b *testing.B, convs, history int) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), store.Options{})
 	if err != nil {
@@ -38,7 +45,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 	appID := na.App.ID
 	c := app.Caller{AppID: appID, Scope: chat.ScopeFullAccess}
-	const bots, convs = 16, 64
+	const bots = 16
 	for i := range bots {
 		uid, url, on := "bot"+strconv.Itoa(i), "https://bot.example/hook", true
 		if _, err := a.CreateUser(ctx, c, app.UserInput{UID: &uid, Name: &uid}); err != nil {
@@ -49,27 +56,38 @@ func BenchmarkClaimComplete(b *testing.B) {
 		}
 	}
 	payload := []byte(`{"trigger":"after_message","data":{"text":"where is my order?"}}`)
-	for start := 0; start < b.N; start += 5000 {
-		if err := db.Write(ctx, func(tx *store.Tx) error {
-			now := tx.Now.UnixMilli()
-			for i := start; i < min(b.N, start+5000); i++ {
-				bot := "bot" + strconv.Itoa(i%bots)
-				conv := chat.UserConversationID("u"+strconv.Itoa(i/bots%convs), bot)
-				seq, err := tx.NextBotSeq(ctx, appID, bot)
-				if err != nil {
+	// queue adds deliveries i in [from, to), spread over the lanes; done
+	// marks them finished at once (the history).
+	queue := func(from, to int, done bool) {
+		for start := from; start < to; start += 5000 {
+			if err := db.Write(ctx, func(tx *store.Tx) error {
+				now := tx.Now.UnixMilli()
+				for i := start; i < min(to, start+5000); i++ {
+					bot := "bot" + strconv.Itoa(i%bots)
+					conv := chat.UserConversationID("u"+strconv.Itoa(i/bots%convs), bot)
+					seq, err := tx.NextBotSeq(ctx, appID, bot)
+					if err != nil {
+						return err
+					}
+					if err := tx.InsertDelivery(ctx, &chat.Delivery{AppID: appID, Bot: bot, MessageID: int64(i + 1), ConversationID: conv,
+						Seq: seq, WebhookID: "msg_" + strconv.Itoa(i), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending,
+						NextAttemptAt: now, CreatedAt: now, Payload: payload}); err != nil {
+						return err
+					}
+				}
+				if done {
+					_, err := tx.ExpireDeliveries(ctx, math.MaxInt64, now)
 					return err
 				}
-				if err := tx.InsertDelivery(ctx, &chat.Delivery{AppID: appID, Bot: bot, MessageID: int64(i + 1), ConversationID: conv,
-					Seq: seq, WebhookID: "msg_" + strconv.Itoa(i), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending,
-					NextAttemptAt: now, CreatedAt: now, Payload: payload}); err != nil {
-					return err
-				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
 			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
 		}
 	}
+	old := history * bots * convs
+	queue(0, old, true)
+	queue(old, old+b.N, false)
 	policy := chat.DefaultHealthPolicy()
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "parley/bench", "webhook-id": "msg_x",
 		"webhook-timestamp": "1764050000", "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
