@@ -61,8 +61,11 @@ type Config struct {
 	// Skip names scenarios not to run.
 	Skip []string
 	// CPUProfile, when set, is a file that receives a CPU profile of this
-	// process during the parley part of the throughput scenario.
-	CPUProfile string
+	// process during the load of the ProfileScenario (throughput,
+	// isolation, latency or roundtrip; default throughput), against
+	// parley, not the ceiling.
+	CPUProfile      string
+	ProfileScenario string
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -165,6 +168,12 @@ func checkConfig(c *Config) error {
 	}
 	if c.FanoutMessages <= 0 {
 		c.FanoutMessages = d.FanoutMessages
+	}
+	if c.ProfileScenario == "" {
+		c.ProfileScenario = ScenarioThroughput
+	}
+	if !slices.Contains([]string{ScenarioThroughput, ScenarioIsolation, ScenarioLatency, ScenarioRoundTrip}, c.ProfileScenario) {
+		return fmt.Errorf("cannot profile scenario %q: choose throughput, isolation, latency or roundtrip", c.ProfileScenario)
 	}
 	if c.GroupSize < 2 {
 		c.GroupSize = 2
@@ -426,9 +435,11 @@ func (r *runner) scenario(ctx context.Context, s string) error {
 	return nil
 }
 
-// withProfile runs fn under a CPU profile when one was asked for.
-func (r *runner) withProfile(fn func()) error {
-	if r.cfg.CPUProfile == "" {
+// withProfile runs fn under a CPU profile when one was asked for this
+// scenario. The latency scenario runs one load per rate; the profile
+// written last, of the last rate, is the one kept.
+func (r *runner) withProfile(scenario string, fn func()) error {
+	if r.cfg.CPUProfile == "" || scenario != r.cfg.ProfileScenario {
 		fn()
 		return nil
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,7 +15,7 @@ func (r *runner) runThroughput(ctx context.Context) error {
 	c := r.cfg
 	p := r.ps.add("throughput")
 	r.progress("throughput: %d senders → %d bots, closed loop, %s", c.Senders, c.Bots, c.Duration)
-	if err := r.withProfile(func() {
+	if err := r.withProfile(ScenarioThroughput, func() {
 		closedLoop(ctx, p, c.Senders, r.warm(), c.Duration, r.relaySend(r.api, p, r.senders, r.bots))
 	}); err != nil {
 		return err
@@ -46,14 +47,16 @@ func (r *runner) runIsolation(ctx context.Context) error {
 	slow := r.ps.add("isolation-stalled")
 	slowRate := max(1, base.Rate/float64(c.Bots))
 	r.progress("isolation: the same load plus a bot answering after %s (%.0f msg/s to it)", c.StallDelay, slowRate)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		openLoop(ctx, slow, slowRate, stallSenders, r.warm(), c.Duration, r.relaySend(r.api, slow, r.slowSenders, []string{r.slowBot}))
-	}()
-	closedLoop(ctx, fast, c.Senders, r.warm(), c.Duration, r.relaySend(r.api, fast, r.senders, r.bots))
-	wg.Wait()
+	perr := r.withProfile(ScenarioIsolation, func() {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			openLoop(ctx, slow, slowRate, stallSenders, r.warm(), c.Duration, r.relaySend(r.api, slow, r.slowSenders, []string{r.slowBot}))
+		}()
+		closedLoop(ctx, fast, c.Senders, r.warm(), c.Duration, r.relaySend(r.api, fast, r.senders, r.bots))
+		wg.Wait()
+	})
 	// The stalled bot's backlog would hold up later phases: delete the bot
 	// (and its deliveries), then let the held requests answer.
 	derr := r.api.deleteBot(ctx, r.slowBot)
@@ -70,7 +73,7 @@ func (r *runner) runIsolation(ctx context.Context) error {
 	r.rep.Isolation = rep
 	r.progress("isolation: fast bots %.0f msg/s (%.1f%% lost), p99 %.1f ms (baseline %.1f ms); stalled bot got %d",
 		res.Rate, rep.ThroughputLossPct, res.Latency.P99, base.Latency.P99, sres.Received)
-	return derr
+	return errors.Join(perr, derr)
 }
 
 // runCeilingThroughput runs the throughput load through the forwarder.
@@ -99,7 +102,11 @@ func (r *runner) runLatency(ctx context.Context) error {
 	for _, rate := range c.Rates {
 		p := r.ps.add("latency-" + strconv.Itoa(rate))
 		r.progress("latency: %d msg/s for %s", rate, c.Duration)
-		openLoop(ctx, p, float64(rate), c.Senders, r.warm(), c.Duration, r.relaySend(r.api, p, r.senders, r.bots))
+		if err := r.withProfile(ScenarioLatency, func() {
+			openLoop(ctx, p, float64(rate), c.Senders, r.warm(), c.Duration, r.relaySend(r.api, p, r.senders, r.bots))
+		}); err != nil {
+			return err
+		}
 		drain(ctx, p, r.drainLimit())
 		rr := RateReport{Rate: rate, Parley: p.result()}
 		r.progress("latency: %d msg/s: achieved %.0f, p50 %.1f ms p99 %.1f ms p99.9 %.1f ms", rate, rr.Parley.Rate,
@@ -152,7 +159,11 @@ func (r *runner) runRoundTrip(ctx context.Context) error {
 		u := r.rtUsers[seq%int64(len(r.rtUsers))]
 		return r.api.sendText(ctx, u, r.echoBot, "user", marker(cb.ID, at, u), -1)
 	}
-	openLoop(ctx, cb, float64(c.RoundTripRate), c.Senders, r.warm(), c.Duration, send)
+	if err := r.withProfile(ScenarioRoundTrip, func() {
+		openLoop(ctx, cb, float64(c.RoundTripRate), c.Senders, r.warm(), c.Duration, send)
+	}); err != nil {
+		return err
+	}
 	waitFor(ctx, r.drainLimit(), func() bool { return rt.got.Load()+rt.errors.Load() >= cb.sent.Load() })
 	rep := &RoundTripReport{Rate: c.RoundTripRate, Users: len(r.rtUsers), Callback: cb.result(), RoundTrip: rt.result()}
 	rep.RoundTrip.Sent = cb.sent.Load()
