@@ -45,8 +45,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	apiKey := fs.String("api-key", "", "with --url: a fullAccess REST API key")
 	pid := fs.Int("pid", 0, "with --url: the server's process id, to measure its memory per connection")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	hold := fs.Bool("hold-conns", false, "internal: hold idle WebSockets for the bench process that started this one")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *hold {
+		return bench.HoldConns(ctx, os.Stdin, stdout)
 	}
 	var err error
 	if cfg.Rates, err = parseInts(*rates); err != nil {

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -120,10 +119,31 @@ func (r *runner) runConns(ctx context.Context) error {
 	if r.t.LiveConns != nil && !waitFor(ctx, 10*time.Second, func() bool { return r.t.LiveConns() == 0 }) {
 		r.progress("conns: %d connections of earlier phases are still open", r.t.LiveConns())
 	}
+	u, err := url.Parse(r.t.URL)
+	if err != nil {
+		return err
+	}
+	// The clients run in a child process when the server is in this one
+	// and a parley binary is at hand: see childIdle.
+	var clients idleClients = &localIdle{}
 	perConn := uint64(1) // this process's descriptors per connection
+	where := "in this process"
 	if r.t.InProcess {
 		perConn = 2 // both ends
+		if r.t.Exe != "" {
+			child, err := startChildIdle(r.t.Exe)
+			if err != nil {
+				return fmt.Errorf("start the connection holder: %w", err)
+			}
+			clients, perConn, where = child, 1, "in a child process"
+		}
 	}
+	defer func() {
+		clients.close()
+		if r.t.LiveConns != nil {
+			waitFor(ctx, 10*time.Second, func() bool { return r.t.LiveConns() == 0 })
+		}
+	}()
 	limit, err := raiseFileLimit(uint64(n)*perConn + 4096)
 	if err != nil {
 		r.progress("conns: raise the open-file limit: %v", err)
@@ -132,46 +152,25 @@ func (r *runner) runConns(ctx context.Context) error {
 		r.progress("conns: the open-file limit (%d) allows %d connections, not %d", limit, most, n)
 		n = most
 	}
-	u, err := url.Parse(r.t.URL)
-	if err != nil {
-		return err
-	}
 	measureGo := r.t.InProcess
 	measureRSS := r.t.PID > 0
 	var goBefore goMem
 	var rssBefore procMem
 	if measureGo {
-		goBefore = readGoMem()
+		goBefore = readGoMemSettled()
 	}
 	if measureRSS {
 		if rssBefore, err = readProcMem(r.t.PID); err != nil {
 			return err
 		}
 	}
-	r.progress("conns: opening %d idle WebSockets", n)
+	r.progress("conns: opening %d idle WebSockets (clients %s)", n, where)
 	start := time.Now()
-	conns := make([]net.Conn, n)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-		if r.t.LiveConns != nil {
-			waitFor(ctx, 10*time.Second, func() bool { return r.t.LiveConns() == 0 })
-		}
-	}()
-	err = parallel(ctx, 64, n, func(ctx context.Context, i int) error {
-		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		path := "/v3/ws?appId=" + url.QueryEscape(r.t.AppID) + "&authToken=" + url.QueryEscape(r.tokens[i])
-		var err error
-		if conns[i], err = dialIdle(dctx, u.Host, path); err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		return nil
-	})
-	if err != nil {
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = "/v3/ws?appId=" + url.QueryEscape(r.t.AppID) + "&authToken=" + url.QueryEscape(r.tokens[i])
+	}
+	if err := clients.open(ctx, u.Host, paths); err != nil {
 		return err
 	}
 	opened := time.Since(start)
@@ -181,13 +180,13 @@ func (r *runner) runConns(ctx context.Context) error {
 	rep := &ConnsReport{Conns: n, OpenSec: opened.Seconds()}
 	var notes []string
 	if measureGo {
-		after := readGoMem()
+		after := readGoMemSettled()
 		rep.HeapPerConn = perN(after.Heap, goBefore.Heap, n)
 		rep.StackPerConn = perN(after.Stack, goBefore.Stack, n)
 		rep.BytesPerConn = rep.HeapPerConn + rep.StackPerConn
 		rep.GoroutinesPerConn = float64(after.Goroutines-goBefore.Goroutines) / float64(n)
-		notes = append(notes, "bytesPerConn: growth of Go heap (HeapAlloc) + goroutine stacks (StackInuse) after runtime.GC, "+
-			"in the process that runs both the server and the bare-socket clients")
+		notes = append(notes, "bytesPerConn: growth of the Go heap (HeapAlloc) and goroutine stacks (StackInuse) of the server's "+
+			"process, measured after GC cycles until stacks stop shrinking (as they do on a server left idle); clients "+where)
 	}
 	if measureRSS {
 		after, err := readProcMem(r.t.PID)

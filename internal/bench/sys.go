@@ -133,6 +133,24 @@ func readGoMem() goMem {
 	return goMem{Heap: ms.HeapAlloc, Stack: ms.StackInuse, Goroutines: runtime.NumGoroutine()}
 }
 
+// readGoMemSettled is readGoMem after as many GC cycles as it takes for
+// goroutine stacks to stop shrinking (at most 10): the runtime halves an
+// idle goroutine's stack at most once per cycle, and a server that idles
+// runs a cycle at least every two minutes, so this is the memory of
+// connections that have been idle for a while, not of ones that just
+// finished their handshake.
+func readGoMemSettled() goMem {
+	m := readGoMem()
+	for range 10 {
+		n := readGoMem()
+		if n.Stack >= m.Stack {
+			return n
+		}
+		m = n
+	}
+	return m
+}
+
 // loadAvg returns /proc/loadavg's first three fields ("" when unknown):
 // the bench records it before and after, so that a run on a busy machine
 // shows it.
