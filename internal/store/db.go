@@ -35,6 +35,7 @@ type DB struct {
 	now    func() time.Time
 
 	reqs      chan *writeReq
+	stmts     *writerStmts // owned by the writer goroutine
 	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
@@ -102,7 +103,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	db := &DB{engine: engine, write: w, read: r, log: opt.Logger, now: opt.Now,
+	db := &DB{engine: engine, write: w, read: r, log: opt.Logger, now: opt.Now, stmts: newWriterStmts(w),
 		reqs: make(chan *writeReq, writeQueue), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
@@ -156,6 +157,7 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 // writer is the only goroutine that writes. It owns db.write.
 func (db *DB) writer() {
 	defer close(db.done)
+	defer db.stmts.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
 		var first *writeReq
@@ -167,6 +169,7 @@ func (db *DB) writer() {
 				select {
 				case r := <-db.reqs:
 					db.runBatch([]*writeReq{r})
+					db.stmts.keep(context.Background())
 				default:
 					return
 				}
@@ -183,6 +186,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.runBatch(batch)
+		db.stmts.keep(context.Background())
 	}
 }
 
@@ -199,7 +203,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	single := len(batch) == 1
-	q := newBatchQuerier(sqlTx)
+	q := newBatchQuerier(sqlTx, db.stmts)
 	ran := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
