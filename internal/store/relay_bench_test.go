@@ -65,3 +65,33 @@ func BenchmarkInsertMessageWithDelivery(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReadBot measures a small read transaction, as the delivery
+// engine makes for each bot it delivers to in a round: one snapshot and
+// the bot's row, from concurrent readers.
+//
+//	go test -run '^$' -bench ReadBot ./internal/store/
+func BenchmarkReadBot(b *testing.B) {
+	db := openTest(b)
+	ctx := context.Background()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		if err := insertUser(ctx, tx, "helpdesk"); err != nil {
+			return err
+		}
+		return tx.InsertBot(ctx, "app1", &BotRow{Bot: chat.Bot{UID: "helpdesk", WebhookURL: "https://bot.example/hook", Enabled: true},
+			Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.Read(ctx, func(tx *Tx) error {
+				_, err := tx.Bot(ctx, "app1", "helpdesk")
+				return err
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
