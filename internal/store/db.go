@@ -35,7 +35,8 @@ type DB struct {
 	now    func() time.Time
 
 	reqs      chan *writeReq
-	stmts     *writerStmts // owned by the writer goroutine
+	wstmts    *keptStmts // on write; used by the writer goroutine only
+	rstmts    *keptStmts // on read
 	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
@@ -103,7 +104,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	db := &DB{engine: engine, write: w, read: r, log: opt.Logger, now: opt.Now, stmts: newWriterStmts(w),
+	db := &DB{engine: engine, write: w, read: r, log: opt.Logger, now: opt.Now, wstmts: newKeptStmts(w), rstmts: newKeptStmts(r),
 		reqs: make(chan *writeReq, writeQueue), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
@@ -119,6 +120,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.stop) })
 	<-db.done
+	db.rstmts.close()
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 
@@ -151,13 +153,19 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 		return translate("begin read", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
-	return fn(&Tx{q: tx, Now: db.now()})
+	q := newTxQuerier(tx, db.rstmts)
+	err = fn(&Tx{q: q, Now: db.now()})
+	if len(q.noted) > 0 {
+		tx.Rollback() //nolint:errcheck // keep must run outside the transaction
+		db.rstmts.keep(ctx, q.noted)
+	}
+	return err
 }
 
 // writer is the only goroutine that writes. It owns db.write.
 func (db *DB) writer() {
 	defer close(db.done)
-	defer db.stmts.close()
+	defer db.wstmts.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
 		var first *writeReq
@@ -169,7 +177,6 @@ func (db *DB) writer() {
 				select {
 				case r := <-db.reqs:
 					db.runBatch([]*writeReq{r})
-					db.stmts.keep(context.Background())
 				default:
 					return
 				}
@@ -186,7 +193,6 @@ func (db *DB) writer() {
 			}
 		}
 		db.runBatch(batch)
-		db.stmts.keep(context.Background())
 	}
 }
 
@@ -203,7 +209,9 @@ func (db *DB) runBatch(batch []*writeReq) {
 		return
 	}
 	single := len(batch) == 1
-	q := newBatchQuerier(sqlTx, db.stmts)
+	q := newTxQuerier(sqlTx, db.wstmts)
+	// After the transaction and the answers: the write connection is idle.
+	defer func() { db.wstmts.keep(ctx, q.noted) }()
 	ran := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {

@@ -6,11 +6,10 @@ import (
 	"testing"
 )
 
-// TestBatchQuerierNestedQuery runs a query again while rows of its first
-// run are still open: the nested run must not disturb the outer one. The
-// second round runs in a later batch, with the statement kept prepared
-// by the writer.
-func TestBatchQuerierNestedQuery(t *testing.T) {
+// TestNestedQuery runs a query again while rows of its first run are
+// still open: the nested run must not disturb the outer one. Each second
+// round runs in a later transaction, with the statement kept prepared.
+func TestNestedQuery(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
 	ctx := context.Background()
@@ -66,7 +65,10 @@ func TestBatchQuerierNestedQuery(t *testing.T) {
 	}
 	for round := range 2 {
 		if err := db.Write(ctx, nested); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+			t.Fatalf("write, round %d: %v", round, err)
+		}
+		if err := db.Read(ctx, nested); err != nil {
+			t.Fatalf("read, round %d: %v", round, err)
 		}
 	}
 }
