@@ -24,14 +24,18 @@ import (
 // conversations are queued before the timer starts; ns/op is per
 // delivery. With history, each lane (bot, conversation) already holds
 // that many finished deliveries, as a long conversation with a bot does.
+// With a stalled backlog, one more bot has that many deliveries queued
+// (older than the others) in 32 conversations, and never answers: its
+// lane heads stay in flight and the rest wait behind them.
 //
 //	go test -run '^$' -bench ClaimComplete -benchtime 5000x ./internal/dispatch/
 func BenchmarkClaimComplete(b *testing.B) {
-	b.Run("lanes=1024", func(b *testing.B) { benchClaimComplete(b, 64, 0) })
-	b.Run("lanes=128/history=1000", func(b *testing.B) { benchClaimComplete(b, 8, 1000) })
+	b.Run("lanes=1024", func(b *testing.B) { benchClaimComplete(b, 64, 0, 0) })
+	b.Run("lanes=128/history=1000", func(b *testing.B) { benchClaimComplete(b, 8, 1000, 0) })
+	b.Run("lanes=1024/stalled-backlog=10000", func(b *testing.B) { benchClaimComplete(b, 64, 0, 10000) })
 }
 
-func benchClaimComplete(b *testing.B, convs, history int) {
+func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), store.Options{})
 	if err != nil {
@@ -46,8 +50,11 @@ func benchClaimComplete(b *testing.B, convs, history int) {
 	appID := na.App.ID
 	c := app.Caller{AppID: appID, Scope: chat.ScopeFullAccess}
 	const bots = 16
-	for i := range bots {
+	for i := range bots + 1 {
 		uid, url, on := "bot"+strconv.Itoa(i), "https://bot.example/hook", true
+		if i == bots {
+			uid = "stalled"
+		}
 		if _, err := a.CreateUser(ctx, c, app.UserInput{UID: &uid, Name: &uid}); err != nil {
 			b.Fatal(err)
 		}
@@ -56,15 +63,19 @@ func benchClaimComplete(b *testing.B, convs, history int) {
 		}
 	}
 	payload := []byte(`{"trigger":"after_message","data":{"text":"where is my order?"}}`)
-	// queue adds deliveries i in [from, to), spread over the lanes; done
-	// marks them finished at once (the history).
-	queue := func(from, to int, done bool) {
+	// queue adds deliveries i in [from, to), spread over the lanes (of
+	// the stalled bot, when stall); done marks them finished at once (the
+	// history).
+	queue := func(from, to int, done, stall bool) {
 		for start := from; start < to; start += 5000 {
 			if err := db.Write(ctx, func(tx *store.Tx) error {
 				now := tx.Now.UnixMilli()
 				for i := start; i < min(to, start+5000); i++ {
 					bot := "bot" + strconv.Itoa(i%bots)
 					conv := chat.UserConversationID("u"+strconv.Itoa(i/bots%convs), bot)
+					if stall {
+						bot, conv = "stalled", chat.UserConversationID("u"+strconv.Itoa(i%32), "stalled")
+					}
 					seq, err := tx.NextBotSeq(ctx, appID, bot)
 					if err != nil {
 						return err
@@ -86,8 +97,9 @@ func benchClaimComplete(b *testing.B, convs, history int) {
 		}
 	}
 	old := history * bots * convs
-	queue(0, old, true)
-	queue(old, old+b.N, false)
+	queue(0, old, true, false)
+	queue(old, old+stalled, false, true)
+	queue(old+stalled, old+stalled+b.N, false, false)
 	policy := chat.DefaultHealthPolicy()
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "parley/bench", "webhook-id": "msg_x",
 		"webhook-timestamp": "1764050000", "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
@@ -112,6 +124,10 @@ func benchClaimComplete(b *testing.B, convs, history int) {
 		}
 		var wg sync.WaitGroup
 		for i := range due {
+			if due[i].Bot == "stalled" {
+				continue // never answers: stays leased
+			}
+			done++
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -124,6 +140,5 @@ func benchClaimComplete(b *testing.B, convs, history int) {
 			}()
 		}
 		wg.Wait()
-		done += len(due)
 	}
 }
