@@ -26,13 +26,14 @@ func (a *App) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]st
 	return out, err
 }
 
-// NextDueAt is the earliest time a pending delivery becomes due (zero time
-// when none is pending).
+// NextDueAt is the earliest time after now at which a pending delivery or
+// a failing bot's probe comes due (zero time when nothing will; see
+// store.NextDueAt).
 func (a *App) NextDueAt(ctx context.Context) (time.Time, error) {
 	var ms int64
 	err := a.read(ctx, func(tx *store.Tx) error {
 		var err error
-		ms, err = tx.NextDueAt(ctx)
+		ms, err = tx.NextDueAt(ctx, tx.Now.UnixMilli())
 		return err
 	})
 	if ms == 0 {

@@ -102,6 +102,13 @@ type Engine struct {
 	wake chan struct{}
 	wg   sync.WaitGroup
 
+	// again makes the next round run at once: this one read a whole Batch
+	// of due deliveries and started some (more may be due), or failed
+	// deliveries of disabled bots (the next ones of their lanes are due
+	// now, and no attempt will wake the engine for them). Run's goroutine
+	// only.
+	again bool
+
 	mu       sync.Mutex
 	lanes    map[laneKey]bool // lanes with an attempt in flight
 	inflight map[botKey]int   // attempts in flight per bot
@@ -148,8 +155,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// sleep is how long to wait for the next due delivery, at most Poll.
+// sleep is how long to wait, at most Poll, for the next delivery or probe
+// to come due. Deliveries due already but held back (their lane, bot or
+// the engine at its cap) are not waited for: the attempt holding them
+// back wakes the engine when it ends. Sleeping 1 ms while any of them
+// existed made the engine poll the queue a thousand times a second
+// whenever a lane had a backlog, such as a stalled bot's.
 func (e *Engine) sleep(ctx context.Context) time.Duration {
+	if e.again {
+		return 0
+	}
 	next, err := e.app.NextDueAt(ctx)
 	if err != nil || next.IsZero() {
 		return e.cfg.Poll
@@ -177,6 +192,7 @@ func (e *Engine) maintain(ctx context.Context) {
 func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
 	due, err := e.app.DueDeliveries(ctx, now, e.cfg.Batch)
+	e.again = false
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("dispatch: read due deliveries", "err", err)
@@ -197,6 +213,8 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			e.mu.Unlock()
 			if err := e.app.FailDelivery(ctx, d.ID, "bot_disabled", "the bot is disabled; replay the delivery after enabling it"); err != nil {
 				e.log.Warn("dispatch: fail delivery of a disabled bot", "delivery", d.ID, "err", err)
+			} else {
+				e.again = true
 			}
 			e.mu.Lock()
 			continue
@@ -250,6 +268,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		}
 		return 0
 	}
+	e.again = e.again || len(due) >= e.cfg.Batch
 	for _, c := range claimed {
 		e.wg.Add(1)
 		go func() {

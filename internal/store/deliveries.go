@@ -89,11 +89,18 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, limit int) ([]DueDe
 	return out, translate("due deliveries", rows.Err())
 }
 
-// NextDueAt returns the earliest next_attempt_at of a pending delivery, or
-// 0 when none is pending.
-func (tx *Tx) NextDueAt(ctx context.Context) (int64, error) {
+// NextDueAt returns the earliest time after nowMs at which a pending
+// delivery or a failing bot's probe comes due, or 0 when nothing will.
+// Deliveries due already are not considered: the engine has seen them,
+// and what holds them back (a lane or slot in flight) frees itself with a
+// wake-up. Both parts are index seeks or small: the deliveries part reads
+// one entry of deliveries_pending, however long the queue.
+func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
 	var at sql.NullInt64
-	err := tx.q.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'`).Scan(&at)
+	err := tx.q.QueryRowContext(ctx, `SELECT min(t) FROM (
+		SELECT min(next_attempt_at) AS t FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?
+		UNION ALL
+		SELECT min(next_probe_at) FROM bots WHERE health_state = 'failing' AND next_probe_at > ?)`, nowMs, nowMs).Scan(&at)
 	return at.Int64, translate("next due delivery", err)
 }
 
