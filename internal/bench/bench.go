@@ -230,8 +230,9 @@ type runner struct {
 	senders     []string // users that send the relay load
 	bots        []string // fast bots
 	botURLs     []string
-	slowBot     string
-	slowSenders []string
+	slowBot     string   // answers after StallDelay
+	extraBot    string   // the healthy bot of the isolation control
+	slowSenders []string // send to slowBot or extraBot
 	echoBot     string
 	rtUsers     []string
 	rtTokens    []string
@@ -304,13 +305,17 @@ func (r *runner) setup(ctx context.Context) error {
 		defs = append(defs, botDef{b, r.botURLs[i]})
 	}
 	if r.runs(ScenarioIsolation) {
-		r.slowBot = r.prefix + "stalled"
+		r.slowBot, r.extraBot = r.prefix+"stalled", r.prefix+"extra"
 		u, err := r.ep.add(botSpec{kind: botSlow, delay: c.StallDelay})
 		if err != nil {
 			return err
 		}
-		defs = append(defs, botDef{r.slowBot, u})
-		users = append(users, r.slowBot)
+		e, err := r.ep.add(botSpec{kind: botFast})
+		if err != nil {
+			return err
+		}
+		defs = append(defs, botDef{r.slowBot, u}, botDef{r.extraBot, e})
+		users = append(users, r.slowBot, r.extraBot)
 		for i := range stallSenders {
 			r.slowSenders = append(r.slowSenders, r.prefix+"x"+strconv.Itoa(i))
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,8 +19,9 @@ import (
 // would with real bots. A receipt is recorded in the phase its marker
 // names, at the moment the request's body has been read.
 type Endpoint struct {
-	phases *phases
-	wg     sync.WaitGroup // servers and reply goroutines
+	phases   *phases
+	wg       sync.WaitGroup // servers and reply goroutines
+	inFlight atomic.Int64   // requests being served
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -70,6 +72,8 @@ func (e *Endpoint) add(spec botSpec) (string, error) {
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, spec botSpec) {
+	e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
 	buf := bodyPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bodyPool.Put(buf)
@@ -110,6 +114,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, spec botSpec) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// idle reports whether no request is being served.
+func (e *Endpoint) idle() bool { return e.inFlight.Load() == 0 }
 
 // releaseSlow makes slow bots answer at once from now on.
 func (e *Endpoint) releaseSlow() {

@@ -28,12 +28,14 @@ func (r *runner) runThroughput(ctx context.Context) error {
 	return nil
 }
 
-// runIsolation repeats the throughput load with one more bot whose
-// endpoint answers after StallDelay. The stalled bot gets an average
-// bot's share of the load (the baseline rate divided by Bots), on a fixed
-// schedule from its own stallSenders users, so that the fast bots' senders
-// are exactly those of the baseline. Afterwards the stalled bot is
-// deleted (with its backlog) so that later scenarios start clean.
+// runIsolation repeats the throughput load with one more bot that gets
+// an average bot's share of the load (the baseline rate divided by Bots),
+// on a fixed schedule from its own stallSenders users, so that the fast
+// bots' senders are exactly those of the baseline. It runs twice: first
+// with the extra bot healthy (the control: what the extra load alone
+// costs), then with one whose endpoint answers after StallDelay.
+// Afterwards the stalled bot is deleted (with its backlog) so that later
+// scenarios start clean.
 func (r *runner) runIsolation(ctx context.Context) error {
 	c := r.cfg
 	base := r.throughput
@@ -43,36 +45,56 @@ func (r *runner) runIsolation(ctx context.Context) error {
 		}
 		base = r.throughput
 	}
-	fast := r.ps.add("isolation")
-	slow := r.ps.add("isolation-stalled")
-	slowRate := max(1, base.Rate/float64(c.Bots))
-	r.progress("isolation: the same load plus a bot answering after %s (%.0f msg/s to it)", c.StallDelay, slowRate)
-	perr := r.withProfile(ScenarioIsolation, func() {
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			openLoop(ctx, slow, slowRate, stallSenders, r.warm(), c.Duration, r.relaySend(r.api, slow, r.slowSenders, []string{r.slowBot}))
-		}()
-		closedLoop(ctx, fast, c.Senders, r.warm(), c.Duration, r.relaySend(r.api, fast, r.senders, r.bots))
-		wg.Wait()
-	})
+	extraRate := max(1, base.Rate/float64(c.Bots))
+	run := func(name, bot string, profile bool) (fast, extra *Phase, err error) {
+		fast, extra = r.ps.add(name), r.ps.add(name+"-extra")
+		load := func() {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				openLoop(ctx, extra, extraRate, stallSenders, r.warm(), c.Duration, r.relaySend(r.api, extra, r.slowSenders, []string{bot}))
+			}()
+			closedLoop(ctx, fast, c.Senders, r.warm(), c.Duration, r.relaySend(r.api, fast, r.senders, r.bots))
+			wg.Wait()
+		}
+		if profile {
+			err = r.withProfile(ScenarioIsolation, load)
+		} else {
+			load()
+		}
+		return fast, extra, err
+	}
+	r.progress("isolation: the same load plus a healthy bot (%.0f msg/s to it), the control", extraRate)
+	cf, ce, err := run("isolation-control", r.extraBot, false)
+	if err != nil {
+		return err
+	}
+	drain(ctx, cf, r.drainLimit())
+	drain(ctx, ce, r.drainLimit())
+	r.progress("isolation: the same load plus a bot answering after %s (%.0f msg/s to it)", c.StallDelay, extraRate)
+	sf, se, perr := run("isolation", r.slowBot, true)
 	// The stalled bot's backlog would hold up later phases: delete the bot
 	// (and its deliveries), then let the held requests answer.
 	derr := r.api.deleteBot(ctx, r.slowBot)
 	r.ep.releaseSlow()
-	drain(ctx, fast, r.drainLimit())
-	res, sres := fast.result(), slow.result()
-	rep := &IsolationReport{StallDelaySec: c.StallDelay.Seconds(), StalledRate: slowRate, Baseline: *base, WithStalled: res, Stalled: sres}
+	drain(ctx, sf, r.drainLimit())
+	waitFor(ctx, r.drainLimit(), r.ep.idle)
+	control, res, sres := cf.result(), sf.result(), se.result()
+	rep := &IsolationReport{StallDelaySec: c.StallDelay.Seconds(), StalledRate: extraRate, Baseline: *base, Control: control,
+		WithStalled: res, Stalled: sres}
 	if base.Rate > 0 {
 		rep.ThroughputLossPct = 100 * (1 - res.Rate/base.Rate)
+	}
+	if control.Rate > 0 {
+		rep.LossVsControlPct = 100 * (1 - res.Rate/control.Rate)
 	}
 	if base.Latency.P99 > 0 {
 		rep.P99Ratio = res.Latency.P99 / base.Latency.P99
 	}
 	r.rep.Isolation = rep
-	r.progress("isolation: fast bots %.0f msg/s (%.1f%% lost), p99 %.1f ms (baseline %.1f ms); stalled bot got %d",
-		res.Rate, rep.ThroughputLossPct, res.Latency.P99, base.Latency.P99, sres.Received)
+	r.progress("isolation: fast bots %.0f msg/s: %.1f%% lost vs the baseline, %.1f%% vs the control; p99 %.1f ms (baseline %.1f ms); stalled bot got %d",
+		res.Rate, rep.ThroughputLossPct, rep.LossVsControlPct, res.Latency.P99, base.Latency.P99, sres.Received)
 	return errors.Join(perr, derr)
 }
 
