@@ -135,6 +135,9 @@ func (e *Engine) Wake() {
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.wg.Wait()
 	if err := e.app.ReleaseAllLeases(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: nothing to deliver, nothing lost
+		}
 		return err
 	}
 	maint := time.NewTicker(e.cfg.Maintenance)
