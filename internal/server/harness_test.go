@@ -135,14 +135,19 @@ func (e *env) call(method, path string, body any, h hdr) resp {
 	req.Header.Set("appId", e.appID)
 	req.Header.Set("apiKey", e.restKey)
 	req.Header.Set("Content-Type", "application/json")
+	// Deletions first: two names of one header ({"apiKey": "", "apikey":
+	// key}) must not depend on the map's order.
+	for k, v := range h {
+		if v == "" && k != "Host" {
+			req.Header.Del(k)
+		}
+	}
 	for k, v := range h {
 		if k == "Host" {
 			req.Host = v
 			continue
 		}
-		if v == "" {
-			req.Header.Del(k)
-		} else {
+		if v != "" {
 			req.Header.Set(k, v)
 		}
 	}
