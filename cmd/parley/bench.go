@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ import (
 )
 
 const benchSynopsis = "parley bench [--duration 3s] [--senders 64] [--bots 16] [--rates 500,2000] [--conns 10000] " +
-	"[--group-size 1000] [--skip LIST] [--json FILE] [--cpuprofile FILE [--profile SCENARIO]] [--url URL --app-id ID --api-key KEY [--pid PID]]"
+	"[--group-size 1000] [--skip LIST] [--repeat N] [--json FILE] [--cpuprofile FILE [--profile SCENARIO]] [--url URL --app-id ID --api-key KEY [--pid PID]]"
 
 // benchCmd runs `parley bench`: by default against a server it starts in
 // this process (fresh SQLite database in a temporary directory, durable
@@ -45,6 +46,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	apiKey := fs.String("api-key", "", "with --url: a fullAccess REST API key")
 	pid := fs.Int("pid", 0, "with --url: the server's process id, to measure its memory per connection")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	repeat := fs.Int("repeat", 1, "run everything N times (a fresh server each time) and summarize the best and the median")
 	hold := fs.Bool("hold-conns", false, "internal: hold idle WebSockets for the bench process that started this one")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -62,54 +64,54 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	exe, err := os.Executable()
-	if err != nil {
+	exe, xerr := os.Executable()
+	if xerr != nil {
 		exe = "" // the idle-memory figure is skipped
 	}
 
-	var t bench.Target
-	if *target != "" {
-		if *appID == "" || *apiKey == "" {
-			return fmt.Errorf("%w: bench: --url needs --app-id and --api-key (and the server must run with --webhook-allow 127.0.0.0/8)", errUsage)
+	if *target != "" && (*appID == "" || *apiKey == "") {
+		return fmt.Errorf("%w: bench: --url needs --app-id and --api-key (and the server must run with --webhook-allow 127.0.0.0/8)", errUsage)
+	}
+	if *repeat < 1 {
+		return fmt.Errorf("%w: bench: --repeat must be at least 1", errUsage)
+	}
+	var reps []*bench.Report
+	for i := range *repeat {
+		if *repeat > 1 {
+			fmt.Fprintf(stdout, "== run %d of %d\n", i+1, *repeat)
 		}
-		t = bench.Target{URL: *target, AppID: *appID, APIKey: *apiKey, PID: *pid, Exe: exe,
-			Description: "parley at " + *target}
-	} else {
-		dir, err := os.MkdirTemp("", "parley-bench-")
-		if err != nil {
+		var rep *bench.Report
+		if *target != "" {
+			rep, err = bench.Run(ctx, cfg, bench.Target{URL: *target, AppID: *appID, APIKey: *apiKey, PID: *pid, Exe: exe,
+				Description: "parley at " + *target})
+		} else {
+			rep, err = benchInProcess(ctx, cfg, exe, stderr)
+		}
+		if rep == nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		scfg := config.Serve{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "parley.db"), WebhookAllow: "127.0.0.0/8"}
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		srv, err := server.OpenWith(ctx, scfg, log, server.Options{})
-		if err != nil {
-			return err
+		if terr := rep.WriteTable(stdout); terr != nil {
+			return terr
 		}
-		sctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(sctx) }()
-		defer func() {
-			stop()
-			if err := <-done; err != nil {
-				fmt.Fprintf(stderr, "parley: bench: server shutdown: %v\n", err)
-			}
-		}()
-		t = bench.Target{URL: "http://" + srv.Addr(), AppID: srv.FirstApp.App.ID, APIKey: srv.FirstApp.RESTAPIKey,
-			InProcess: true, PID: os.Getpid(), Exe: exe,
-			LiveConns:   func() int { n, _ := srv.Hub.Stats(); return n },
-			Description: "in-process parley, SQLite (WAL, synchronous=FULL) in " + dir}
+		reps = append(reps, rep)
+		if err != nil {
+			break
+		}
+		fmt.Fprintln(stdout)
 	}
-
-	rep, err := bench.Run(ctx, cfg, t)
-	if rep == nil {
-		return err
-	}
-	if terr := rep.WriteTable(stdout); terr != nil {
-		return terr
+	var out any = reps[0]
+	if len(reps) > 1 {
+		sum := bench.Summarize(reps)
+		if terr := sum.WriteTable(stdout); terr != nil {
+			return terr
+		}
+		out = struct {
+			Summary *bench.Summary  `json:"summary"`
+			Runs    []*bench.Report `json:"runs"`
+		}{sum, reps}
 	}
 	if *jsonFile != "" {
-		if werr := writeJSONFile(*jsonFile, rep); werr != nil {
+		if werr := writeJSONFile(*jsonFile, out); werr != nil {
 			return errors.Join(err, werr)
 		}
 		fmt.Fprintf(stdout, "\nreport written to %s\n", *jsonFile)
@@ -117,12 +119,44 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func writeJSONFile(path string, rep *bench.Report) error {
+// benchInProcess runs the bench against a server started in this process
+// on 127.0.0.1:0 with a fresh SQLite database in a temporary directory,
+// durable settings unchanged, callbacks allowed to loopback.
+func benchInProcess(ctx context.Context, cfg bench.Config, exe string, stderr io.Writer) (*bench.Report, error) {
+	dir, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	scfg := config.Serve{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(dir, "parley.db"), WebhookAllow: "127.0.0.0/8"}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := server.OpenWith(ctx, scfg, log, server.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			fmt.Fprintf(stderr, "parley: bench: server shutdown: %v\n", err)
+		}
+	}()
+	return bench.Run(ctx, cfg, bench.Target{URL: "http://" + srv.Addr(), AppID: srv.FirstApp.App.ID, APIKey: srv.FirstApp.RESTAPIKey,
+		InProcess: true, PID: os.Getpid(), Exe: exe,
+		LiveConns:   func() int { n, _ := srv.Hub.Stats(); return n },
+		Description: "in-process parley, SQLite (WAL, synchronous=FULL) in a fresh temporary directory"})
+}
+
+func writeJSONFile(path string, v any) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := rep.WriteJSON(f); err != nil {
+	enc := json.NewEncoder(f)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		f.Close()
 		return err
 	}

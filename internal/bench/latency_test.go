@@ -39,3 +39,27 @@ func TestMarker(t *testing.T) {
 		}
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	rep := func(ratio, p99 float64) *Report {
+		r := &Report{Throughput: &ThroughputReport{Parley: Result{Rate: ratio * 100}, Ceiling: &Result{Rate: 100}, Ratio: ratio},
+			Latency: []RateReport{{Rate: 2000, Parley: Result{Rate: 2000, Latency: Latency{P99: p99}}}}}
+		r.Targets = checkTargets(r)
+		return r
+	}
+	s := Summarize([]*Report{rep(0.4, 30), rep(0.6, 8), rep(0.5, 12)})
+	got := map[string]FigureSummary{}
+	for _, f := range s.Figures {
+		got[f.Name] = f
+	}
+	if f := got["relay throughput"]; f.Best != 60 || f.Median != 50 || f.Met != 2 || len(f.Values) != 3 {
+		t.Errorf("relay throughput %+v", f)
+	}
+	if f := got["p99 send → callback at 2,000 msg/s"]; f.Best != 8 || f.Median != 12 || f.Met != 1 {
+		t.Errorf("p99 %+v", f)
+	}
+	if f := got["relay: messages per second"]; f.Best != 60 || f.Median != 50 {
+		t.Errorf("rate %+v", f)
+	}
+}

@@ -127,6 +127,11 @@ type TargetCheck struct {
 	Goal  string `json:"goal"`
 	Value string `json:"value"`
 	Met   bool   `json:"met"`
+	// Measured is the figure the goal is about, in Unit; Lower tells
+	// whether lower is better (for best-of-several summaries).
+	Measured float64 `json:"measured"`
+	Unit     string  `json:"unit"`
+	Lower    bool    `json:"lowerIsBetter"`
 }
 
 // Targets of the performance issue.
@@ -145,7 +150,8 @@ func checkTargets(r *Report) []TargetCheck {
 	var out []TargetCheck
 	if t := r.Throughput; t != nil && t.Ceiling != nil {
 		out = append(out, TargetCheck{Name: "relay throughput", Goal: "≥ 50% of the two-hop ceiling",
-			Value: fmt.Sprintf("%.0f of %.0f msg/s (%.0f%%)", t.Parley.Rate, t.Ceiling.Rate, 100*t.Ratio), Met: t.Ratio >= targetCeilingShare})
+			Value: fmt.Sprintf("%.0f of %.0f msg/s (%.0f%%)", t.Parley.Rate, t.Ceiling.Rate, 100*t.Ratio), Met: t.Ratio >= targetCeilingShare,
+			Measured: 100 * t.Ratio, Unit: "% of the ceiling"})
 	}
 	for _, l := range r.Latency {
 		if l.Rate != targetP99Rate {
@@ -153,20 +159,22 @@ func checkTargets(r *Report) []TargetCheck {
 		}
 		ok := l.Parley.Latency.P99 <= targetP99 && l.Parley.Rate >= rateTolerance*float64(l.Rate) && l.Parley.Missing == 0
 		out = append(out, TargetCheck{Name: "p99 send → callback at 2,000 msg/s", Goal: "≤ 10 ms",
-			Value: fmt.Sprintf("%.1f ms (achieved %.0f msg/s)", l.Parley.Latency.P99, l.Parley.Rate), Met: ok})
+			Value: fmt.Sprintf("%.1f ms (achieved %.0f msg/s)", l.Parley.Latency.P99, l.Parley.Rate), Met: ok,
+			Measured: l.Parley.Latency.P99, Unit: "ms", Lower: true})
 	}
 	if rt := r.RoundTrip; rt != nil {
 		out = append(out, TargetCheck{Name: fmt.Sprintf("round trip p99 at %d msg/s", rt.Rate), Goal: "≤ 20 ms",
-			Value: fmt.Sprintf("%.1f ms", rt.RoundTrip.Latency.P99), Met: rt.RoundTrip.Latency.P99 <= targetRoundTripP99 && rt.RoundTrip.Missing == 0})
+			Value: fmt.Sprintf("%.1f ms", rt.RoundTrip.Latency.P99), Met: rt.RoundTrip.Latency.P99 <= targetRoundTripP99 && rt.RoundTrip.Missing == 0,
+			Measured: rt.RoundTrip.Latency.P99, Unit: "ms", Lower: true})
 	}
 	if iso := r.Isolation; iso != nil {
 		out = append(out, TargetCheck{Name: "one stalled bot", Goal: "< 10% of the others' throughput",
 			Value: fmt.Sprintf("%.1f%% lost (%.1f%% vs a healthy extra bot; p99 ×%.2f)", iso.ThroughputLossPct, iso.LossVsControlPct, iso.P99Ratio),
-			Met:   iso.ThroughputLossPct < targetStallLoss})
+			Met:   iso.ThroughputLossPct < targetStallLoss, Measured: iso.ThroughputLossPct, Unit: "% lost", Lower: true})
 	}
 	if r.Idle != nil {
 		out = append(out, TargetCheck{Name: "idle server", Goal: "< 40 MB resident",
-			Value: fmt.Sprintf("%.1f MB", r.Idle.RSSMB), Met: r.Idle.RSSMB < targetIdleRSS})
+			Value: fmt.Sprintf("%.1f MB", r.Idle.RSSMB), Met: r.Idle.RSSMB < targetIdleRSS, Measured: r.Idle.RSSMB, Unit: "MB", Lower: true})
 	}
 	if c := r.Conns; c != nil && (c.BytesPerConn > 0 || c.RSSPerConn > 0) {
 		v := c.BytesPerConn
@@ -174,7 +182,7 @@ func checkTargets(r *Report) []TargetCheck {
 			v = c.RSSPerConn
 		}
 		out = append(out, TargetCheck{Name: "idle WebSocket", Goal: "< 16 KB each",
-			Value: fmt.Sprintf("%.1f KiB", v/1024), Met: v < targetConnBytes})
+			Value: fmt.Sprintf("%.1f KiB", v/1024), Met: v < targetConnBytes, Measured: v / 1024, Unit: "KiB", Lower: true})
 	}
 	return out
 }
