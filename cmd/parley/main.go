@@ -37,6 +37,7 @@ Usage:
                                                  set a dashboard password (read from stdin)
   parley copy --from URL --to URL [--replace]    copy a whole database, for example
                                                  from SQLite to PostgreSQL
+  parley bench [--url URL] [--duration D] ...    measure relay, latency, fan-out, memory
   parley version                                 print the version
   parley help                                    show this help
 
@@ -119,6 +120,8 @@ func dispatch(ctx context.Context, args []string, env config.Getenv, stdin io.Re
 		return appsCreate(ctx, args[2:], env, stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args[1:], env, stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "parley %s\n", version.Version)
 		return nil

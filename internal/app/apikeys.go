@@ -129,12 +129,15 @@ func (a *App) UpdateAPIKey(ctx context.Context, c Caller, ref string, in APIKeyI
 		out = k
 		return tx.UpdateAPIKey(ctx, c.AppID, k)
 	})
+	if err == nil {
+		a.keys.invalidate() // a scope change takes effect at once
+	}
 	return out, err
 }
 
 // DeleteAPIKey revokes a key; a key cannot delete itself.
 func (a *App) DeleteAPIKey(ctx context.Context, c Caller, ref string) error {
-	return a.write(ctx, func(tx *store.Tx, _ *effects) error {
+	err := a.write(ctx, func(tx *store.Tx, _ *effects) error {
 		k, err := findKey(ctx, tx, c.AppID, ref)
 		if err != nil {
 			return err
@@ -144,6 +147,10 @@ func (a *App) DeleteAPIKey(ctx context.Context, c Caller, ref string) error {
 		}
 		return tx.DeleteAPIKey(ctx, c.AppID, k.Hash)
 	})
+	if err == nil {
+		a.keys.invalidate() // the revoked key stops working at once
+	}
+	return err
 }
 
 func deref(s *string) string {

@@ -56,12 +56,13 @@ type App struct {
 	notify Notifier
 	log    *slog.Logger
 	cfg    Config
+	keys   *keyCache // valid API keys, see keycache.go
 }
 
 // New wires the use cases. pub may be nil until the hub exists; SetPublisher
 // sets it before serving.
 func New(db *store.DB, cfg Config, log *slog.Logger) *App {
-	return &App{db: db, cfg: cfg, log: log, pub: nopPublisher{}, notify: nopNotifier{}}
+	return &App{db: db, cfg: cfg, log: log, pub: nopPublisher{}, notify: nopNotifier{}, keys: newKeyCache()}
 }
 
 // SetPublisher connects the real-time hub.

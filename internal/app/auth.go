@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"parley/internal/chat"
 	"parley/internal/store"
@@ -15,12 +16,17 @@ func (a *App) Authenticate(ctx context.Context, appID, apiKey, onBehalfOf string
 	if apiKey == "" {
 		return Caller{}, chat.Errorf(chat.KindUnauthenticated, "AUTH_ERR_EMPTY_APIKEY", "The apiKey header is missing.")
 	}
+	hash := chat.HashSecret(apiKey)
+	if scope, ok := a.keys.get(appID, hash, time.Now()); ok {
+		return Caller{AppID: appID, Scope: scope, KeyHash: hash, OnBehalfOf: chat.NormalizeID(onBehalfOf)}, nil
+	}
+	gen := a.keys.generation()
 	var c Caller
 	err := a.read(ctx, func(tx *store.Tx) error {
 		if _, err := tx.App(ctx, appID); err != nil {
 			return err
 		}
-		k, err := tx.APIKeyByHash(ctx, appID, chat.HashSecret(apiKey))
+		k, err := tx.APIKeyByHash(ctx, appID, hash)
 		if chat.KindOf(err) == chat.KindNotFound {
 			return chat.Errorf(chat.KindUnauthenticated, "AUTH_ERR_APIKEY_NOT_FOUND", "The apiKey is not valid for this app.")
 		}
@@ -30,6 +36,9 @@ func (a *App) Authenticate(ctx context.Context, appID, apiKey, onBehalfOf string
 		c = Caller{AppID: appID, Scope: k.Scope, KeyHash: k.Hash, OnBehalfOf: chat.NormalizeID(onBehalfOf)}
 		return nil
 	})
+	if err == nil {
+		a.keys.put(gen, appID, hash, c.Scope, time.Now())
+	}
 	return c, err
 }
 

@@ -16,7 +16,8 @@ import (
 // every change it makes to the data goes through here.
 
 // NextDueAt is the earliest time after now at which a pending delivery
-// becomes due (zero time when none will).
+// or a failing bot's probe comes due (zero time when nothing will; see
+// store.NextDueAt).
 func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 	var ms int64
 	err := a.read(ctx, func(tx *store.Tx) error {

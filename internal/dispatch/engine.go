@@ -114,6 +114,13 @@ type Engine struct {
 	wake chan struct{}
 	wg   sync.WaitGroup
 
+	// again makes the next round run at once: this one read a whole Batch
+	// of due deliveries and started some (more may be due), or failed
+	// deliveries of disabled bots (the next ones of their lanes are due
+	// now, and no attempt will wake the engine for them). Run's goroutine
+	// only.
+	again bool
+
 	mu       sync.Mutex
 	lanes    map[laneKey]bool // lanes with an attempt in flight
 	inflight map[botKey]int   // attempts in flight per bot
@@ -163,10 +170,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// sleep is how long to wait until a delivery becomes due, at most Poll.
-// Deliveries due now but held (their bot at its cap, their lane busy) are
-// not waited for: the attempt that frees the slot wakes the engine.
+// sleep is how long to wait, at most Poll, for the next delivery or probe
+// to come due. Deliveries due already but held back (their lane, bot or
+// the engine at its cap) are not waited for: the attempt holding them
+// back wakes the engine when it ends. A round that filled its batch runs
+// again at once.
 func (e *Engine) sleep(ctx context.Context) time.Duration {
+	if e.again {
+		return 0
+	}
 	now := e.now()
 	next, err := e.app.NextDueAt(ctx, now)
 	if err != nil || next.IsZero() {
@@ -216,6 +228,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	}
 	due, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
 		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()})
+	e.again = false
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("dispatch: claim due deliveries", "err", err)
@@ -238,6 +251,8 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			e.mu.Unlock()
 			if err := e.app.FailDelivery(ctx, d.ID, "bot_disabled", "the bot is disabled; replay the delivery after enabling it"); err != nil {
 				e.log.Warn("dispatch: fail delivery of a disabled bot", "delivery", d.ID, "err", err)
+			} else {
+				e.again = true
 			}
 			e.mu.Lock()
 			continue
@@ -283,6 +298,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			e.log.Warn("dispatch: release unused claims", "err", err) // they come due when their lease ends
 		}
 	}
+	e.again = e.again || len(due) >= e.cfg.Batch
 	for _, c := range claimed {
 		e.wg.Add(1)
 		go func() {

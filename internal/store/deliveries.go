@@ -106,6 +106,21 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	return out, translate("due deliveries", rows.Err())
 }
 
+// NextDueAt returns the earliest time after nowMs at which a pending
+// delivery or a failing bot's probe comes due, or 0 when nothing will.
+// Deliveries due already are not considered: the engine has seen them,
+// and what holds them back (a lane or slot in flight) frees itself with a
+// wake-up. Both parts are index seeks or small: the deliveries part reads
+// one entry of deliveries_pending, however long the queue.
+func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
+	var at sql.NullInt64
+	err := tx.q.QueryRowContext(ctx, `SELECT min(t) FROM (
+		SELECT min(next_attempt_at) AS t FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?
+		UNION ALL
+		SELECT min(next_probe_at) FROM bots WHERE health_state = 'failing' AND next_probe_at > ?) AS due_times`, nowMs, nowMs).Scan(&at)
+	return at.Int64, translate("next due delivery", err)
+}
+
 // Claim bounds the leases ClaimDeliveries takes.
 type Claim struct {
 	Owner          string // the node taking the leases (lease_owner)
@@ -175,17 +190,6 @@ func (tx *Tx) ReleaseDeliveries(ctx context.Context, owner string, ids []int64) 
 		}
 	}
 	return nil
-}
-
-// NextDueAt returns the earliest time after nowMs at which a pending
-// delivery becomes due (its retry time, or the end of its lease), or 0 when
-// none will. Deliveries already due are not counted: the engine handles
-// them when it is woken (a commit, a finished attempt) or polls.
-func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
-	var at sql.NullInt64
-	err := tx.q.QueryRowContext(ctx, `SELECT min(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END)
-		FROM deliveries WHERE state = 'pending' AND (next_attempt_at > ? OR lease_until > ?)`, nowMs, nowMs).Scan(&at)
-	return at.Int64, translate("next due delivery", err)
 }
 
 // ClearLeases releases every lease: on the start of a single node, leases
