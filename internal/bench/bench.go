@@ -487,5 +487,5 @@ func (r *runner) echo(ctx context.Context, p parsed) error {
 	return r.api.botSay(ctx, r.echoBot, p.tag, "re|"+strconv.Itoa(rt.ID)+"|"+strconv.FormatInt(p.sent, 10)+"|"+p.tag)
 }
 
-// httpClientFor returns the client used to dial WebSockets.
+// wsHTTPClient returns the client used to dial WebSockets.
 func (r *runner) wsHTTPClient() *http.Client { return r.api.client }
