@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"parley/internal/api"
@@ -145,6 +146,12 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	s.Admins = app.NewAdmins(s.App, opt.Admin)
 	if s.FirstAdminPassword, err = s.Admins.EnsureFirstAdmin(ctx); err != nil {
 		return fail(fmt.Errorf("create the first dashboard account: %w", err))
+	}
+	if s.FirstAdminPassword != "" {
+		// Hashing the password (argon2id) took 19 MiB once; give it back
+		// to the system now rather than whenever the runtime gets to it,
+		// so that a freshly started server stays small.
+		debug.FreeOSMemory()
 	}
 	if s.web, err = web.New(s.App, s.Admins, web.Config{}, log); err != nil {
 		return fail(err)
