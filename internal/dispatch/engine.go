@@ -207,11 +207,6 @@ func (e *Engine) maintain(ctx context.Context) {
 	} else if n > 0 {
 		e.log.Info("dispatch: expired deliveries", "count", n)
 	}
-	if e.metrics != nil {
-		if pending, oldest, err := e.app.QueueStats(ctx); err == nil {
-			e.metrics.observeQueue(pending, oldest)
-		}
-	}
 }
 
 // runOnce claims what is due and can start now (leasing it to this node

@@ -9,7 +9,6 @@ type Metrics struct {
 	// Completed observes a delivery that an attempt ended (state:
 	// succeeded or failed).
 	Completed func(bot, state string)
-	Queue     func(pending int, oldestDue time.Duration)
 }
 
 func (m *Metrics) observeAttempt(bot, outcome string, latency time.Duration) {
@@ -21,11 +20,5 @@ func (m *Metrics) observeAttempt(bot, outcome string, latency time.Duration) {
 func (m *Metrics) observeCompleted(bot, state string) {
 	if m.Completed != nil {
 		m.Completed(bot, state)
-	}
-}
-
-func (m *Metrics) observeQueue(pending int, oldest time.Duration) {
-	if m.Queue != nil {
-		m.Queue(pending, oldest)
 	}
 }
