@@ -75,8 +75,11 @@ func TestWebSocketClientSend(t *testing.T) {
 	if f := alice.nextOf("error"); f.ID != "c2" || f.Err["code"] != "ERR_UID_NOT_FOUND" {
 		t.Fatalf("error frame %+v", f)
 	}
-	// The message sent over the socket is in the store like any other.
-	e.must("GET", "/v3/users/bob", nil, nil)
+	// The message sent over the socket is stored like any other.
+	stored := e.must("GET", "/v3/messages/"+str(ack.Data, "id"), nil, nil)
+	if str(stored.Data(), "data.text") != "over the socket" || str(stored.Data(), "sender") != "alice" {
+		t.Fatalf("stored message: %s", stored.Raw)
+	}
 }
 
 func TestWebSocketAuthBeforeUpgrade(t *testing.T) {
