@@ -70,6 +70,9 @@ type DB struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	// SQLite: the read-only connections, with their prepared statements.
+	readers *readerPool
+
 	// SQLite's writer goroutine.
 	reqs      chan *writeReq
 	closeOnce sync.Once
@@ -125,7 +128,12 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	if !db.d.postgres() {
-		go db.writer()
+		conn, err := db.write.Conn(ctx)
+		if err != nil {
+			db.closeConns()
+			return nil, translate("open writer", err)
+		}
+		go db.writer(newStmtConn(conn))
 	} else {
 		close(db.done)
 	}
@@ -164,6 +172,7 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.readers = newReaderPool(db.read, readConns)
 	return db, nil
 }
 
@@ -171,6 +180,7 @@ func (db *DB) closeConns() error {
 	if db.write == db.read {
 		return db.write.Close()
 	}
+	db.readers.close()
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 
@@ -227,16 +237,41 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 
 // Read runs fn in a read-only transaction (one consistent snapshot).
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
+	if db.readers != nil {
+		return db.readSQLite(ctx, fn)
+	}
 	tx, err := db.read.BeginTx(ctx, db.d.readTxOptions())
 	if err != nil {
 		return translate("begin read", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
-	return fn(db.newTx(tx))
+	return fn(db.newTx(txRunner{tx}))
 }
 
-func (db *DB) newTx(tx *sql.Tx) *Tx {
-	return &Tx{q: &querier{tx: tx, d: db.d}, d: db.d, Now: db.now()}
+// readSQLite runs fn in a read transaction on one of the pooled read-only
+// connections. The transaction is SQLite's deferred one: its snapshot is
+// taken at the first read and kept until the ROLLBACK.
+func (db *DB) readSQLite(ctx context.Context, fn func(*Tx) error) error {
+	c, err := db.readers.get(ctx)
+	if err != nil {
+		return translate("begin read", err)
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		db.readers.put(c, ctx.Err() == nil)
+		return translate("begin read", err)
+	}
+	defer func() {
+		// Without the caller's context: the transaction must end even
+		// when the request was cancelled, or the connection would carry
+		// it (and hold back WAL checkpoints) into its next use.
+		_, err := c.ExecContext(context.Background(), "ROLLBACK")
+		db.readers.put(c, err != nil)
+	}()
+	return fn(db.newTx(c))
+}
+
+func (db *DB) newTx(r runner) *Tx {
+	return &Tx{q: &querier{run: r, d: db.d}, d: db.d, Now: db.now()}
 }
 
 // writePostgres runs fn in its own SERIALIZABLE transaction, again when it
@@ -309,7 +344,7 @@ func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error, pre []int64) (a
 	if err != nil {
 		return false, nil, translate("begin write", err)
 	}
-	tx := db.newTx(sqlTx)
+	tx := db.newTx(txRunner{sqlTx})
 	ferr := db.call(fn, tx)
 	// A statement that failed on the server aborted the transaction, even
 	// if fn handled its error and went on.
@@ -352,7 +387,7 @@ func (db *DB) unlockSession(ctx context.Context, conn *sql.Conn, keys []int64) {
 // the first statement that aborted the transaction (PostgreSQL), which the
 // write path checks whatever fn returned.
 type querier struct {
-	tx     *sql.Tx
+	run    runner
 	d      *dialect
 	failed error
 }
@@ -365,30 +400,31 @@ func (q *querier) note(err error) {
 
 // ExecContext runs a statement that returns no rows.
 func (q *querier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := q.tx.ExecContext(ctx, q.d.query(query), args...)
+	res, err := q.run.ExecContext(ctx, q.d.query(query), args...)
 	q.note(err)
 	return res, err
 }
 
 // QueryContext runs a query.
 func (q *querier) QueryContext(ctx context.Context, query string, args ...any) (*rowSet, error) {
-	rows, err := q.tx.QueryContext(ctx, q.d.query(query), args...)
+	rows, release, err := q.run.QueryContext(ctx, q.d.query(query), args...)
 	q.note(err)
 	if err != nil {
 		return nil, err
 	}
-	return &rowSet{Rows: rows, q: q}, nil
+	return &rowSet{Rows: rows, q: q, release: release}, nil
 }
 
 // QueryRowContext runs a query that returns at most one row.
 func (q *querier) QueryRowContext(ctx context.Context, query string, args ...any) *oneRow {
-	return &oneRow{row: q.tx.QueryRowContext(ctx, q.d.query(query), args...), q: q}
+	return &oneRow{row: q.run.QueryRowContext(ctx, q.d.query(query), args...), q: q}
 }
 
 // rowSet is *sql.Rows that reports errors to its querier.
 type rowSet struct {
 	*sql.Rows
-	q *querier
+	q       *querier
+	release func() // see runner.QueryContext
 }
 
 // Next prepares the next row.
@@ -397,7 +433,22 @@ func (r *rowSet) Next() bool {
 		return true
 	}
 	r.q.note(r.Rows.Err())
+	r.done()
 	return false
+}
+
+// Close closes the rows.
+func (r *rowSet) Close() error {
+	err := r.Rows.Close()
+	r.done()
+	return err
+}
+
+func (r *rowSet) done() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
 }
 
 // Err returns the error that ended the iteration.
@@ -421,9 +472,11 @@ func (r *oneRow) Scan(dest ...any) error {
 	return err
 }
 
-// writer is the only goroutine that writes. It owns db.write.
-func (db *DB) writer() {
+// writer is the only goroutine that writes. It owns db.write's one
+// connection, w.
+func (db *DB) writer(w *stmtConn) {
 	defer close(db.done)
+	defer w.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
 		var first *writeReq
@@ -434,7 +487,7 @@ func (db *DB) writer() {
 			for {
 				select {
 				case r := <-db.reqs:
-					db.runBatch([]*writeReq{r})
+					db.runBatch(w, []*writeReq{r})
 				default:
 					return
 				}
@@ -450,22 +503,25 @@ func (db *DB) writer() {
 				break fill
 			}
 		}
-		db.runBatch(batch)
+		db.runBatch(w, batch)
 	}
 }
 
-// runBatch runs the requests in one transaction and reports to each.
-func (db *DB) runBatch(batch []*writeReq) {
+// runBatch runs the requests in one transaction on w and reports to each.
+func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
 	ctx := context.Background() // requests' contexts are checked one by one
 	results := make([]error, len(batch))
-	sqlTx, err := db.write.BeginTx(ctx, db.d.writeTxOptions())
-	if err != nil {
+	// BEGIN IMMEDIATE takes the write lock at once (another process may
+	// hold it: busy_timeout waits), so that no statement of the batch can
+	// fail to upgrade a read lock.
+	if _, err := w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		err = translate("begin write", err)
 		for _, r := range batch {
 			r.done <- err
 		}
 		return
 	}
+	rollback := func() { w.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck // fails only when SQLite has rolled back already
 	single := len(batch) == 1
 	ran := 0
 	for i, r := range batch {
@@ -473,35 +529,36 @@ func (db *DB) runBatch(batch []*writeReq) {
 			results[i] = err
 			continue
 		}
-		tx := db.newTx(sqlTx)
+		tx := db.newTx(w)
 		if single {
 			results[i] = db.call(r.fn, tx)
 			ran++
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := w.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			results[i] = translate("savepoint", err)
 			continue
 		}
 		if err := db.call(r.fn, tx); err != nil {
 			results[i] = err
-			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
+			if _, rbErr := w.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
-				sqlTx.Rollback() //nolint:errcheck
+				rollback()
 				db.failAll(batch, results, translate("rollback to savepoint", rbErr))
 				return
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
-			sqlTx.Rollback() //nolint:errcheck
+		if _, err := w.ExecContext(ctx, "RELEASE w"); err != nil {
+			rollback()
 			db.failAll(batch, results, translate("release savepoint", err))
 			return
 		}
 		ran++
 	}
 	if single && results[0] != nil || ran == 0 {
-		sqlTx.Rollback() //nolint:errcheck
-	} else if err := sqlTx.Commit(); err != nil {
+		rollback()
+	} else if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
+		rollback()
 		db.failAll(batch, results, translate("commit", err))
 		return
 	}

@@ -98,7 +98,7 @@ func (db *DB) migrate(ctx context.Context) ([]string, error) {
 			}
 			// Multi-statement text: run it without arguments, so that both
 			// drivers use their simple protocol.
-			if _, err := tx.q.tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.q.run.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
 			if _, err := tx.q.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
@@ -128,7 +128,7 @@ func (db *DB) migrationTx(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // no-op after commit
-	tx := db.newTx(sqlTx)
+	tx := db.newTx(txRunner{sqlTx})
 	if lock := db.d.migrationLock(); lock != "" {
 		if _, err := tx.q.ExecContext(ctx, lock); err != nil {
 			return err
