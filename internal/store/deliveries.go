@@ -31,13 +31,43 @@ func errDeliveryNotFound(id int64) error {
 	return chat.Errorf(chat.KindNotFound, "ERR_DELIVERY_NOT_FOUND", "The delivery %d does not exist for this bot.", id)
 }
 
-// InsertDelivery queues a delivery; it sets d.ID.
+// InsertDelivery queues a delivery; it sets d.ID. A pending delivery is
+// its lane's head when the lane has no other pending delivery.
+//
+// The lane head flag (column head) marks the oldest pending delivery of
+// each lane, the only one the engine may attempt (DueLaneHeads reads heads
+// only). Every statement that moves a delivery into or out of the pending
+// state keeps it: InsertDelivery sets it, a delivery leaving pending
+// passes it on (promoteLaneHead), requeues recompute the lanes they touch
+// (fixLaneHeads), and ExpireDeliveries, run by maintenance, repairs any
+// lane left without a head.
 func (tx *Tx) InsertDelivery(ctx context.Context, d *chat.Delivery) error {
 	err := tx.q.QueryRowContext(ctx, `INSERT INTO deliveries (app_id, bot_uid, message_id, conversation_id, parent_id, hop, seq, webhook_id,
-		kind, state, next_attempt_at, queued_at, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		kind, state, next_attempt_at, queued_at, payload, created_at, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		CASE WHEN ? = 'pending' AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.app_id = ? AND x.bot_uid = ?
+			AND x.conversation_id = ? AND x.state = 'pending') THEN 1 ELSE 0 END) RETURNING id`,
 		d.AppID, d.Bot, d.MessageID, d.ConversationID, d.ParentID, d.Hop, d.Seq, d.WebhookID, d.Kind, d.State, d.NextAttemptAt,
-		d.CreatedAt, string(d.Payload), d.CreatedAt).Scan(&d.ID)
+		d.CreatedAt, string(d.Payload), d.CreatedAt, d.State, d.AppID, d.Bot, d.ConversationID).Scan(&d.ID)
 	return translate("insert delivery", err)
+}
+
+// promoteLaneHead makes the oldest pending delivery of the lane of
+// delivery id its head, after id has left the pending state.
+func (tx *Tx) promoteLaneHead(ctx context.Context, id int64) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET head = 1 WHERE head = 0 AND id = (
+		SELECT min(x.id) FROM deliveries x, deliveries f WHERE f.id = ? AND x.app_id = f.app_id AND x.bot_uid = f.bot_uid
+			AND x.conversation_id = f.conversation_id AND x.state = 'pending')`, id)
+	return translate("promote lane head", err)
+}
+
+// fixLaneHeads recomputes the head flag of the pending deliveries that
+// where selects (a condition on deliveries' columns, with args).
+func (tx *Tx) fixLaneHeads(ctx context.Context, where string, args ...any) error {
+	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET head = CASE WHEN id = (
+		SELECT min(x.id) FROM deliveries x WHERE x.app_id = deliveries.app_id AND x.bot_uid = deliveries.bot_uid
+			AND x.conversation_id = deliveries.conversation_id AND x.state = 'pending') THEN 1 ELSE 0 END
+		WHERE state = 'pending' AND `+where, args...)
+	return translate("fix lane heads", err)
 }
 
 // LastRelayedHop returns the hop of the newest message relayed to bot in
@@ -70,17 +100,20 @@ type DueDelivery struct {
 // flight on any node) count against its cap: the cap holds for the whole
 // cluster.
 func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int) ([]DueDelivery, error) {
+	// Both scans read heads and leases only (deliveries_heads,
+	// deliveries_leased), never a lane's backlog: a round costs as much as
+	// the lanes with work, however many deliveries wait in them.
 	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+`, enabled, health_state, next_probe_at, timeout_seconds FROM (
 		SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds,
 			ROW_NUMBER() OVER (PARTITION BY d.app_id, d.bot_uid ORDER BY d.next_attempt_at, d.id) AS bot_rank,
 			CASE WHEN b.health_state = 'failing' THEN 1 WHEN b.max_in_flight > 0 THEN b.max_in_flight ELSE ? END
-			- (SELECT count(*) FROM deliveries l WHERE l.app_id = d.app_id AND l.bot_uid = d.bot_uid
-			   AND l.state = 'pending' AND l.lease_until > ?) AS bot_cap
+			- coalesce(busy.n, 0) AS bot_cap
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
-		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until <= ?
+		LEFT JOIN (SELECT app_id, bot_uid, count(*) AS n FROM deliveries
+			WHERE state = 'pending' AND lease_until > 0 AND lease_until > ? GROUP BY app_id, bot_uid) AS busy
+			ON busy.app_id = d.app_id AND busy.bot_uid = d.bot_uid
+		WHERE d.state = 'pending' AND d.head = 1 AND d.next_attempt_at <= ? AND d.lease_until <= ?
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
-		  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.app_id = d.app_id AND x.bot_uid = d.bot_uid
-		              AND x.conversation_id = d.conversation_id AND x.state = 'pending')
 		) AS due
 		WHERE bot_rank <= bot_cap
 		ORDER BY next_attempt_at, id LIMIT ?`, defaultCap, nowMs, nowMs, nowMs, nowMs, limit)
@@ -221,18 +254,30 @@ func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResu
 	if r.State != chat.DeliveryPending {
 		completed = a.StartedAt + a.LatencyMs
 	}
-	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0,
-		last_status = ?, last_error_class = ?, last_error = ?, completed_at = ? WHERE id = ?`,
-		r.State, a.N, r.NextAttemptAt, a.StatusCode, a.ErrorClass, a.Error, completed, d.ID)
-	return translate("update delivery", err)
+	if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0,
+		last_status = ?, last_error_class = ?, last_error = ?, completed_at = ?, head = CASE WHEN ? = 'pending' THEN head ELSE 0 END
+		WHERE id = ?`,
+		r.State, a.N, r.NextAttemptAt, a.StatusCode, a.ErrorClass, a.Error, completed, r.State, d.ID); err != nil {
+		return translate("update delivery", err)
+	}
+	if r.State == chat.DeliveryPending {
+		return nil
+	}
+	return tx.promoteLaneHead(ctx, d.ID)
 }
 
 // FailDelivery ends a pending delivery without an attempt (bot disabled,
 // expired).
 func (tx *Tx) FailDelivery(ctx context.Context, id int64, class, reason string, atMs int64) error {
-	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease_until = 0, last_error_class = ?, last_error = ?, completed_at = ?
-		WHERE id = ? AND state = 'pending'`, class, reason, atMs, id)
-	return translate("fail delivery", err)
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease_until = 0, last_error_class = ?, last_error = ?, completed_at = ?,
+		head = 0 WHERE id = ? AND state = 'pending'`, class, reason, atMs, id)
+	if err != nil {
+		return translate("fail delivery", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return tx.promoteLaneHead(ctx, id)
 }
 
 // SetReplyMessage records the inline reply posted for a delivery. It
@@ -343,7 +388,9 @@ func (tx *Tx) RequeueDelivery(ctx context.Context, appID, bot string, id, atMs i
 	if n, _ := res.RowsAffected(); n == 0 {
 		return errDeliveryNotFound(id)
 	}
-	return nil
+	// The requeued delivery may be older than the lane's head.
+	return tx.fixLaneHeads(ctx, `app_id = ? AND bot_uid = ? AND conversation_id = (SELECT r.conversation_id FROM deliveries r WHERE r.id = ?)`,
+		appID, bot, id)
 }
 
 // RequeueDeliveries makes every delivery of the bot in state since sinceMs
@@ -355,20 +402,28 @@ func (tx *Tx) RequeueDeliveries(ctx context.Context, appID, bot, state string, s
 		return 0, translate("requeue deliveries", err)
 	}
 	n, _ := res.RowsAffected()
-	return int(n), nil
+	if n == 0 {
+		return 0, nil
+	}
+	return int(n), tx.fixLaneHeads(ctx, `app_id = ? AND bot_uid = ?`, appID, bot)
 }
 
 // ExpireDeliveries fails pending deliveries queued before beforeMs and
 // returns how many.
 func (tx *Tx) ExpireDeliveries(ctx context.Context, beforeMs, nowMs int64) (int, error) {
 	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET state = 'failed', lease_until = 0, last_error_class = 'expired',
-		last_error = 'not delivered within the retry window', completed_at = ?
+		last_error = 'not delivered within the retry window', completed_at = ?, head = 0
 		WHERE state = 'pending' AND queued_at < ?`, nowMs, beforeMs)
 	if err != nil {
 		return 0, translate("expire deliveries", err)
 	}
 	n, _ := res.RowsAffected()
-	return int(n), nil
+	// Promote the next deliveries of the lanes whose heads expired; this
+	// also repairs any lane left without a head, whatever the cause.
+	_, err = tx.q.ExecContext(ctx, `UPDATE deliveries SET head = 1 WHERE state = 'pending' AND head = 0 AND id = (
+		SELECT min(x.id) FROM deliveries x WHERE x.app_id = deliveries.app_id AND x.bot_uid = deliveries.bot_uid
+			AND x.conversation_id = deliveries.conversation_id AND x.state = 'pending')`)
+	return int(n), translate("promote lane heads", err)
 }
 
 // PendingCount returns how many deliveries of the bot are pending.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"parley/internal/chat"
@@ -178,5 +179,121 @@ func TestClaimDeliveriesAcrossNodes(t *testing.T) {
 				t.Errorf("after the leases ended, lane %s's head was not the one claimed before", d.ConversationID)
 			}
 		}
+	})
+}
+
+// TestLaneHeadsFollowEveryStateChange: whatever takes a lane's head out
+// of the pending state (success, failure, a disabled bot, expiry), the
+// next pending delivery of the lane becomes due, in id order; a requeued
+// older delivery goes before the lane's waiting ones; other lanes are
+// untouched.
+func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		now := int64(1_000_000)
+		var ids []int64 // lane c0: ids[0..4]; lane c1: ids[5]
+		write := func(fn func(tx *Tx) error) {
+			t.Helper()
+			if err := db.Write(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(func(tx *Tx) error {
+			if err := insertUser(ctx, tx, "bot"); err != nil {
+				return err
+			}
+			b := &BotRow{Bot: chat.Bot{UID: "bot", WebhookURL: "https://x.example/", GroupChatSetting: chat.GroupChatNone, Enabled: true}, Secret: "whsec_x"}
+			if err := tx.InsertBot(ctx, "app1", b); err != nil {
+				return err
+			}
+			for i := range 6 {
+				conv := "c0"
+				if i == 5 {
+					conv = "c1"
+				}
+				d := &chat.Delivery{AppID: "app1", Bot: "bot", MessageID: int64(i + 1), ConversationID: conv, Seq: int64(i + 1),
+					WebhookID: fmt.Sprintf("msg_%d", i), Kind: chat.DeliveryKindMessage, State: chat.DeliveryPending,
+					NextAttemptAt: now - 100, CreatedAt: now - 100, Payload: []byte("{}")}
+				if err := tx.InsertDelivery(ctx, d); err != nil {
+					return err
+				}
+				ids = append(ids, d.ID)
+			}
+			return nil
+		})
+		dueIDs := func(at int64) []int64 {
+			t.Helper()
+			var out []int64
+			if err := db.Read(ctx, func(tx *Tx) error {
+				due, err := tx.DueLaneHeads(ctx, at, 16, 100)
+				for _, d := range due {
+					out = append(out, d.ID)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(out) // the lanes, not their order by due time
+			return out
+		}
+		expect := func(step string, at int64, want ...int64) {
+			t.Helper()
+			if got := dueIDs(at); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: due %v, want %v", step, got, want)
+			}
+		}
+		finish := func(id int64, state string, next int64) {
+			t.Helper()
+			write(func(tx *Tx) error {
+				return tx.RecordAttempt(ctx, &chat.Delivery{ID: id}, AttemptResult{
+					Attempt: chat.Attempt{N: 1, StartedAt: now, StatusCode: 200}, State: state, NextAttemptAt: next})
+			})
+		}
+		expect("queued", now, ids[0], ids[5])
+
+		// A retry keeps the lane: nothing behind the head goes first.
+		finish(ids[0], chat.DeliveryPending, now+5_000)
+		expect("head scheduled for a retry", now, ids[5])
+		expect("retry due", now+5_000, ids[0], ids[5])
+
+		finish(ids[0], chat.DeliverySucceeded, 0)
+		expect("head delivered", now, ids[1], ids[5])
+
+		finish(ids[1], chat.DeliveryFailed, 0)
+		expect("head failed", now, ids[2], ids[5])
+
+		write(func(tx *Tx) error { return tx.FailDelivery(ctx, ids[2], "bot_disabled", "disabled", now) })
+		expect("head failed without an attempt", now, ids[3], ids[5])
+
+		// Replaying the first delivery puts it before the lane's waiting ones.
+		write(func(tx *Tx) error { return tx.RequeueDelivery(ctx, "app1", "bot", ids[0], now) })
+		expect("oldest requeued", now, ids[0], ids[5])
+		finish(ids[0], chat.DeliverySucceeded, 0)
+		expect("requeued one delivered", now, ids[3], ids[5])
+
+		// Expiry of the head passes the lane on as well.
+		write(func(tx *Tx) error {
+			if _, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET queued_at = 0 WHERE id = ?`, ids[3]); err != nil {
+				return err
+			}
+			n, err := tx.ExpireDeliveries(ctx, 1, now)
+			if err == nil && n != 1 {
+				return fmt.Errorf("expired %d, want 1", n)
+			}
+			return err
+		})
+		expect("head expired", now, ids[4], ids[5])
+
+		// Bulk requeue of the failed ones: the lane goes in id order again.
+		write(func(tx *Tx) error {
+			n, err := tx.RequeueDeliveries(ctx, "app1", "bot", chat.DeliveryFailed, 0, now)
+			if err == nil && n != 3 {
+				return fmt.Errorf("requeued %d, want 3", n)
+			}
+			return err
+		})
+		expect("failed ones requeued", now, ids[1], ids[5])
 	})
 }

@@ -31,7 +31,12 @@ func countNested(ctx context.Context, tx *Tx, q string) (outer, inner int, err e
 	return outer, inner, rows.Err()
 }
 
+//
+// PostgreSQL (pgx) cannot run a query on a connection while another's
+// rows are open at all, so the store never nests queries on one Tx; the
+// nesting half runs on SQLite only.
 func TestPreparedStatementsNestAndRecover(t *testing.T) {
+	t.Parallel()
 	eachEngine(t, func(t *testing.T, engine string) {
 		ctx := context.Background()
 		db := openTest(t, engine)
@@ -45,6 +50,9 @@ func TestPreparedStatementsNestAndRecover(t *testing.T) {
 						}
 					}
 				}
+				if engine != "sqlite" {
+					return nil
+				}
 				outer, inner, err := countNested(ctx, tx, q)
 				if err != nil {
 					return err
@@ -57,6 +65,9 @@ func TestPreparedStatementsNestAndRecover(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := db.Read(ctx, func(tx *Tx) error {
+				if engine != "sqlite" {
+					return nil
+				}
 				outer, inner, err := countNested(ctx, tx, q)
 				if err != nil {
 					return err
