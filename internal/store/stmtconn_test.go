@@ -31,7 +31,6 @@ func countNested(ctx context.Context, tx *Tx, q string) (outer, inner int, err e
 	return outer, inner, rows.Err()
 }
 
-//
 // PostgreSQL (pgx) cannot run a query on a connection while another's
 // rows are open at all, so the store never nests queries on one Tx; the
 // nesting half runs on SQLite only.
