@@ -327,15 +327,18 @@ func (a *App) send(ctx context.Context, c Caller, in SendInput) (*chat.Message, 
 func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, sender *chat.User, m *chat.Message) (*chat.Message, error) {
 	appID := c.AppID
 	m.Sender = sender.UID
+	known := map[string]*chat.User{sender.UID: sender} // users read already, for render
 	var audience []string
 	switch m.ReceiverType {
 	case chat.ReceiverUser:
 		if !chat.ValidID(m.Receiver) {
 			return nil, store.ErrUIDNotFound(m.Receiver)
 		}
-		if _, err := tx.ActiveUser(ctx, appID, m.Receiver); err != nil {
+		receiver, err := tx.ActiveUser(ctx, appID, m.Receiver)
+		if err != nil {
 			return nil, err
 		}
+		known[receiver.UID] = receiver
 		iBlock, theyBlock, err := tx.BlockState(ctx, appID, sender.UID, m.Receiver)
 		if err != nil {
 			return nil, err
@@ -366,7 +369,7 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 			return nil, err
 		}
 		if prev != nil {
-			return prev, a.render(ctx, tx, appID, nil, prev)
+			return prev, a.renderKnown(ctx, tx, appID, nil, known, prev)
 		}
 	}
 	if m.ParentID != 0 {
@@ -388,7 +391,7 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 	if err := tx.InsertMessage(ctx, appID, m); err != nil {
 		return nil, err
 	}
-	if err := a.render(ctx, tx, appID, nil, m); err != nil {
+	if err := a.renderKnown(ctx, tx, appID, nil, known, m); err != nil {
 		return nil, err
 	}
 	if err := a.relay(ctx, tx, fx, c, m); err != nil {
@@ -402,6 +405,12 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 // entities (with live presence), the mentioned users and, for a viewer,
 // mentionedMe. Action messages keep the entities stored with them.
 func (a *App) render(ctx context.Context, tx *store.Tx, appID string, viewer *chat.User, msgs ...*chat.Message) error {
+	return a.renderKnown(ctx, tx, appID, viewer, nil, msgs...)
+}
+
+// renderKnown is render with some of the users read already in this
+// transaction (known, by uid; not modified): only the others are read.
+func (a *App) renderKnown(ctx context.Context, tx *store.Tx, appID string, viewer *chat.User, known map[string]*chat.User, msgs ...*chat.Message) error {
 	uids := map[string]bool{}
 	guids := map[string]bool{}
 	for _, m := range msgs {
@@ -419,11 +428,22 @@ func (a *App) render(ctx context.Context, tx *store.Tx, appID string, viewer *ch
 	}
 	list := make([]string, 0, len(uids))
 	for u := range uids {
-		list = append(list, u)
+		if known[u] == nil {
+			list = append(list, u)
+		}
 	}
-	users, err := tx.UsersByUID(ctx, appID, list)
-	if err != nil {
-		return err
+	users := make(map[string]*chat.User, len(uids))
+	if len(list) > 0 {
+		read, err := tx.UsersByUID(ctx, appID, list)
+		if err != nil {
+			return err
+		}
+		users = read
+	}
+	for u := range uids {
+		if k := known[u]; k != nil {
+			users[u] = k
+		}
 	}
 	for uid, u := range users {
 		// Other users see a user without its private metadata.
