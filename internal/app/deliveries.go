@@ -155,11 +155,16 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		if r.Attempt.Error != "" {
 			reason += ": " + r.Attempt.Error
 		}
-		h := policy.Next(healthOf(b), r.Outcome, reason, r.Probe, tx.Now)
-		if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
-			ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
-			FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {
-			return err
+		was := healthOf(b)
+		// A busy healthy bot's health changes once a second at most (its
+		// last success, in seconds): most attempts leave it as it was, and
+		// its row is not written.
+		if h := policy.Next(was, r.Outcome, reason, r.Probe, tx.Now); h != was {
+			if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
+				ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
+				FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {
+				return err
+			}
 		}
 		if r.Outcome == chat.OutcomeSuccess && d.Kind == chat.DeliveryKindMessage {
 			return a.inlineReply(ctx, tx, fx, d, r.ResponseBody)
