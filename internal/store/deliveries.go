@@ -100,38 +100,64 @@ type DueDelivery struct {
 // flight on any node) count against its cap: the cap holds for the whole
 // cluster.
 func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int) ([]DueDelivery, error) {
-	// Both scans read heads and leases only (deliveries_heads,
-	// deliveries_leased), never a lane's backlog: a round costs as much as
-	// the lanes with work, however many deliveries wait in them.
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumns+`, enabled, health_state, next_probe_at, timeout_seconds FROM (
-		SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds,
-			ROW_NUMBER() OVER (PARTITION BY d.app_id, d.bot_uid ORDER BY d.next_attempt_at, d.id) AS bot_rank,
-			CASE WHEN b.health_state = 'failing' THEN 1 WHEN b.max_in_flight > 0 THEN b.max_in_flight ELSE ? END
-			- coalesce(busy.n, 0) AS bot_cap
+	// Both reads see heads and leases only (deliveries_leased,
+	// deliveries_heads), never a lane's backlog: a round costs as much as
+	// the lanes with work up to the batch, however many deliveries wait in
+	// them. The heads come in due order from the index and are read only
+	// until the batch is full; those of bots at their cap are passed over.
+	type botKey struct{ app, bot string }
+	busy := map[botKey]int{}
+	rows, err := tx.q.QueryContext(ctx, `SELECT app_id, bot_uid, count(*) FROM deliveries
+		WHERE state = 'pending' AND lease_until > 0 AND lease_until > ? GROUP BY app_id, bot_uid`, nowMs)
+	if err != nil {
+		return nil, translate("deliveries in flight", err)
+	}
+	for rows.Next() {
+		var k botKey
+		var n int
+		if err := rows.Scan(&k.app, &k.bot, &n); err != nil {
+			rows.Close()
+			return nil, translate("deliveries in flight", err)
+		}
+		busy[k] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, translate("deliveries in flight", err)
+	}
+
+	rows, err = tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds, b.max_in_flight
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
-		LEFT JOIN (SELECT app_id, bot_uid, count(*) AS n FROM deliveries
-			WHERE state = 'pending' AND lease_until > 0 AND lease_until > ? GROUP BY app_id, bot_uid) AS busy
-			ON busy.app_id = d.app_id AND busy.bot_uid = d.bot_uid
 		WHERE d.state = 'pending' AND d.head = 1 AND d.next_attempt_at <= ? AND d.lease_until <= ?
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
-		) AS due
-		WHERE bot_rank <= bot_cap
-		ORDER BY next_attempt_at, id LIMIT ?`, defaultCap, nowMs, nowMs, nowMs, nowMs, limit)
+		ORDER BY d.next_attempt_at, d.id`, nowMs, nowMs, nowMs)
 	if err != nil {
 		return nil, translate("due deliveries", err)
 	}
 	defer rows.Close()
 	var out []DueDelivery
-	for rows.Next() {
+	for len(out) < limit && rows.Next() {
 		var dd DueDelivery
-		var enabled int
+		var enabled, maxInFlight int
 		var payload string
 		d := &dd.Delivery
 		if err := rows.Scan(&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
 			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
-			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout); err != nil {
+			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout, &maxInFlight); err != nil {
 			return nil, translate("due deliveries", err)
 		}
+		limitOf := defaultCap
+		switch {
+		case dd.BotHealth == chat.HealthFailing:
+			limitOf = 1
+		case maxInFlight > 0:
+			limitOf = maxInFlight
+		}
+		k := botKey{d.AppID, d.Bot}
+		if busy[k] >= limitOf {
+			continue
+		}
+		busy[k]++
 		d.Payload = json.RawMessage(payload)
 		dd.BotEnabled = enabled != 0
 		out = append(out, dd)
