@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"parley/internal/chat"
@@ -57,6 +58,9 @@ type App struct {
 	log    *slog.Logger
 	cfg    Config
 	keys   *keyCache // valid API keys, see keycache.go
+	// regions caches each app's region (app id → string), which never
+	// changes once the app exists; callbacks name it.
+	regions sync.Map
 }
 
 // New wires the use cases. pub may be nil until the hub exists; SetPublisher

@@ -47,6 +47,20 @@ func (a *App) setHop(ctx context.Context, tx *store.Tx, appID string, m *chat.Me
 	return nil
 }
 
+// region returns the app's region, read once per process: an app's
+// region is fixed when it is created.
+func (a *App) region(ctx context.Context, tx *store.Tx, appID string) (string, error) {
+	if r, ok := a.regions.Load(appID); ok {
+		return r.(string), nil
+	}
+	ap, err := tx.App(ctx, appID)
+	if err != nil {
+		return "", err
+	}
+	a.regions.Store(appID, ap.Region)
+	return ap.Region, nil
+}
+
 // relay queues one delivery per bot that must receive m, in the
 // transaction that stores m: a message is never stored without its
 // deliveries, nor a delivery without its message.
@@ -59,7 +73,7 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 	if len(targets) == 0 {
 		return nil
 	}
-	ap, err := tx.App(ctx, c.AppID)
+	region, err := a.region(ctx, tx, c.AppID)
 	if err != nil {
 		return err
 	}
@@ -69,7 +83,7 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 	}
 	now := tx.Now.UnixMilli()
 	for _, bot := range targets {
-		body, err := chat.Marshal(Callback{Trigger: "after_message", Data: m, AppID: c.AppID, Region: ap.Region,
+		body, err := chat.Marshal(Callback{Trigger: "after_message", Data: m, AppID: c.AppID, Region: region,
 			ChatAPIVersion: ChatAPIVersion, Origin: CallbackOrigin{Platform: origin}, Bot: bot})
 		if err != nil {
 			return err
