@@ -34,8 +34,21 @@ func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 // ClaimDeliveries leases due lane heads to a node (store.ClaimDeliveries):
 // one write, so that nodes sharing the database never claim one lane or
 // exceed a bot's cap together.
-func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim) ([]store.DueDelivery, error) {
+//
+// On one node (SQLite) nothing is leased: fl is what this node has in
+// flight, and the due heads are read in a read transaction, off the
+// writer and without a commit to wait for. Leases exist for nodes that
+// share a database; a single node's are cleared at its start anyway.
+func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim, fl *store.InFlight) ([]store.DueDelivery, error) {
 	var out []store.DueDelivery
+	if !a.db.Clustered() {
+		err := a.read(ctx, func(tx *store.Tx) error {
+			var err error
+			out, err = tx.DueLaneHeads(ctx, now.UnixMilli(), c.DefaultCap, c.Limit, fl)
+			return err
+		})
+		return out, err
+	}
 	err := a.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		out, err = tx.ClaimDeliveries(ctx, now.UnixMilli(), c)
@@ -45,8 +58,11 @@ func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim)
 }
 
 // ReleaseDeliveries ends a node's leases on deliveries it claimed but does
-// not attempt now.
+// not attempt now (none on one node: see ClaimDeliveries).
 func (a *App) ReleaseDeliveries(ctx context.Context, owner string, ids []int64) error {
+	if !a.db.Clustered() {
+		return nil
+	}
 	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseDeliveries(ctx, owner, ids) })
 }
 

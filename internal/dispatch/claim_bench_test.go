@@ -16,8 +16,8 @@ import (
 )
 
 // BenchmarkClaimComplete measures the database side of delivering one
-// message, as the engine does it: a round reads the due lane heads
-// (DueDeliveries) and leases them (LeaseDeliveries); every attempt then
+// message, as the engine of a single node (SQLite) does it: a round reads
+// the due lane heads not in flight (app.ClaimDeliveries); every attempt then
 // records its success (CompleteAttempt: the attempt row, the delivery's
 // new state, the bot's health), concurrently, as the engine's attempt
 // goroutines do. No HTTP is involved. b.N deliveries over 16 bots × convs
@@ -104,12 +104,14 @@ func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 	headers := map[string]string{"Content-Type": "application/json", "User-Agent": "parley/bench", "webhook-id": "msg_x",
 		"webhook-timestamp": "1764050000", "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
 		"Parley-Attempt": "1", "Parley-Sequence": "1", "Parley-Bot": "bot1"}
+	// What is in flight, as the engine of a single node tracks it.
+	fl := &store.InFlight{Deliveries: map[int64]bool{}, PerBot: map[store.BotKey]int{}}
 	b.ResetTimer()
 	done := 0
 	for done < b.N {
 		now := time.Now()
 		due, err := a.ClaimDeliveries(ctx, now, store.Claim{Owner: "bench", DefaultCap: 16, Limit: 512,
-			LeaseMs: time.Minute.Milliseconds(), DefaultTimeout: 10_000})
+			LeaseMs: time.Minute.Milliseconds(), DefaultTimeout: 10_000}, fl)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -119,7 +121,10 @@ func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 		var wg sync.WaitGroup
 		for i := range due {
 			if due[i].Bot == "stalled" {
-				continue // never answers: stays leased
+				// Never answers: stays in flight.
+				fl.Deliveries[due[i].ID] = true
+				fl.PerBot[store.BotKey{App: appID, Bot: "stalled"}]++
+				continue
 			}
 			done++
 			wg.Add(1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -100,7 +101,7 @@ func (c Config) withDefaults() Config {
 }
 
 type laneKey struct{ app, bot, conv string }
-type botKey struct{ app, bot string }
+type botKey = store.BotKey
 
 // Engine delivers queued deliveries.
 type Engine struct {
@@ -123,6 +124,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	lanes    map[laneKey]bool // lanes with an attempt in flight
+	ids      map[int64]bool   // deliveries with an attempt in flight
 	inflight map[botKey]int   // attempts in flight per bot
 	probing  map[botKey]bool  // failing bots with a probe in flight
 	total    int
@@ -132,7 +134,7 @@ type Engine struct {
 // guard lives there) for every request. metrics may be nil.
 func New(a *app.App, client *http.Client, cfg Config, metrics *Metrics, log *slog.Logger) *Engine {
 	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics,
-		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{}}
+		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, ids: map[int64]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{}}
 }
 
 // Wake makes the engine look for due deliveries now. It never blocks.
@@ -217,12 +219,14 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
+	// What is in flight here, for a single node's claim (no leases).
+	fl := &store.InFlight{Deliveries: maps.Clone(e.ids), PerBot: maps.Clone(e.inflight)}
 	e.mu.Unlock()
 	if free <= 0 {
 		return 0
 	}
 	due, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
-		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()})
+		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()}, fl)
 	e.again = false
 	if err != nil {
 		if ctx.Err() == nil {
@@ -237,7 +241,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	for i := range due {
 		dd := &due[i]
 		d := &dd.Delivery
-		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{d.AppID, d.Bot}
+		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
 		if e.lanes[lane] || e.total >= e.cfg.Workers {
 			unused = append(unused, d.ID)
 			continue
@@ -280,6 +284,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			continue
 		}
 		e.lanes[lane] = true
+		e.ids[d.ID] = true
 		e.inflight[bot]++
 		e.total++
 		if probe {
@@ -316,8 +321,9 @@ type claim struct {
 // next delivery may be due.
 func (e *Engine) release(c claim) {
 	e.mu.Lock()
-	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{c.d.AppID, c.d.Bot}
+	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{App: c.d.AppID, Bot: c.d.Bot}
 	delete(e.lanes, lane)
+	delete(e.ids, c.d.ID)
 	if e.inflight[bot]--; e.inflight[bot] <= 0 {
 		delete(e.inflight, bot)
 	}

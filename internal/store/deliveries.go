@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 
@@ -91,46 +92,47 @@ type DueDelivery struct {
 	BotTimeout int64 // seconds; 0 for the engine's default
 }
 
+// BotKey names a bot across apps.
+type BotKey struct{ App, Bot string }
+
+// InFlight is what one node knows to be in flight, for DueLaneHeads
+// without leases (a single node: store.DB.Clustered is false).
+type InFlight struct {
+	Deliveries map[int64]bool // attempts in flight, by delivery id
+	PerBot     map[BotKey]int // attempts in flight per bot
+}
+
 // DueLaneHeads returns up to limit deliveries that are the oldest pending
-// one of their lane, due at nowMs and not leased, oldest due first. A bot
-// contributes at most its in-flight cap (defaultCap unless overridden), a
-// failing bot only one delivery and only when its probe is due, so that a
-// slow or dead bot with many conversations cannot fill the batch and hide
-// other bots' deliveries. Deliveries of the bot whose lease is live (in
-// flight on any node) count against its cap: the cap holds for the whole
-// cluster.
-func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int) ([]DueDelivery, error) {
+// one of their lane, due at nowMs and not in flight, oldest due first. A
+// bot contributes at most its in-flight cap (defaultCap unless
+// overridden), a failing bot only one delivery and only when its probe is
+// due, so that a slow or dead bot with many conversations cannot fill the
+// batch and hide other bots' deliveries.
+//
+// In flight means: with fl nil, leased (a live lease_until, on any node),
+// so that the cap holds for the whole cluster; otherwise as fl says, and
+// leases are not looked at (one node, which keeps them in memory).
+func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int, fl *InFlight) ([]DueDelivery, error) {
 	// Both reads see heads and leases only (deliveries_leased,
 	// deliveries_heads), never a lane's backlog: a round costs as much as
 	// the lanes with work up to the batch, however many deliveries wait in
 	// them. The heads come in due order from the index and are read only
 	// until the batch is full; those of bots at their cap are passed over.
-	type botKey struct{ app, bot string }
-	busy := map[botKey]int{}
-	rows, err := tx.q.QueryContext(ctx, `SELECT app_id, bot_uid, count(*) FROM deliveries
-		WHERE state = 'pending' AND lease_until > 0 AND lease_until > ? GROUP BY app_id, bot_uid`, nowMs)
-	if err != nil {
-		return nil, translate("deliveries in flight", err)
-	}
-	for rows.Next() {
-		var k botKey
-		var n int
-		if err := rows.Scan(&k.app, &k.bot, &n); err != nil {
-			rows.Close()
-			return nil, translate("deliveries in flight", err)
+	busy := map[BotKey]int{}
+	leaseCut := nowMs // heads leased until later are in flight
+	if fl != nil {
+		for k, n := range fl.PerBot {
+			busy[k] = n
 		}
-		busy[k] = n
+		leaseCut = math.MaxInt64
+	} else if err := tx.leasesPerBot(ctx, nowMs, busy); err != nil {
+		return nil, err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, translate("deliveries in flight", err)
-	}
-
-	rows, err = tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds, b.max_in_flight
+	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds, b.max_in_flight
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
 		WHERE d.state = 'pending' AND d.head = 1 AND d.next_attempt_at <= ? AND d.lease_until <= ?
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
-		ORDER BY d.next_attempt_at, d.id`, nowMs, nowMs, nowMs)
+		ORDER BY d.next_attempt_at, d.id`, nowMs, leaseCut, nowMs)
 	if err != nil {
 		return nil, translate("due deliveries", err)
 	}
@@ -146,6 +148,9 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout, &maxInFlight); err != nil {
 			return nil, translate("due deliveries", err)
 		}
+		if fl != nil && fl.Deliveries[d.ID] {
+			continue
+		}
 		limitOf := defaultCap
 		switch {
 		case dd.BotHealth == chat.HealthFailing:
@@ -153,7 +158,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		case maxInFlight > 0:
 			limitOf = maxInFlight
 		}
-		k := botKey{d.AppID, d.Bot}
+		k := BotKey{d.AppID, d.Bot}
 		if busy[k] >= limitOf {
 			continue
 		}
@@ -163,6 +168,25 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		out = append(out, dd)
 	}
 	return out, translate("due deliveries", rows.Err())
+}
+
+// leasesPerBot adds the live leases of each bot to busy.
+func (tx *Tx) leasesPerBot(ctx context.Context, nowMs int64, busy map[BotKey]int) error {
+	rows, err := tx.q.QueryContext(ctx, `SELECT app_id, bot_uid, count(*) FROM deliveries
+		WHERE state = 'pending' AND lease_until > 0 AND lease_until > ? GROUP BY app_id, bot_uid`, nowMs)
+	if err != nil {
+		return translate("deliveries in flight", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k BotKey
+		var n int
+		if err := rows.Scan(&k.App, &k.Bot, &n); err != nil {
+			return translate("deliveries in flight", err)
+		}
+		busy[k] += n
+	}
+	return translate("deliveries in flight", rows.Err())
 }
 
 // NextDueAt returns the earliest time after nowMs at which a pending
@@ -196,7 +220,7 @@ type Claim struct {
 // runs again) if two nodes' claims would together exceed a bot's cap. A
 // delivery's lease lasts its bot's attempt timeout plus c.LeaseMs.
 func (tx *Tx) ClaimDeliveries(ctx context.Context, nowMs int64, c Claim) ([]DueDelivery, error) {
-	due, err := tx.DueLaneHeads(ctx, nowMs, c.DefaultCap, c.Limit)
+	due, err := tx.DueLaneHeads(ctx, nowMs, c.DefaultCap, c.Limit, nil)
 	if err != nil || len(due) == 0 {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func TestDueLaneHeadsIsolation(t *testing.T) {
 		var due []DueDelivery
 		if err := db.Read(ctx, func(tx *Tx) error {
 			var err error
-			due, err = tx.DueLaneHeads(ctx, now, 16, 5)
+			due, err = tx.DueLaneHeads(ctx, now, 16, 5, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestDueLaneHeadsIsolation(t *testing.T) {
 		// When the failing bot's probe is due, exactly one of its deliveries is.
 		if err := db.Read(ctx, func(tx *Tx) error {
 			var err error
-			due, err = tx.DueLaneHeads(ctx, now+60_000, 16, 100)
+			due, err = tx.DueLaneHeads(ctx, now+60_000, 16, 100, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -227,7 +227,7 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 			t.Helper()
 			var out []int64
 			if err := db.Read(ctx, func(tx *Tx) error {
-				due, err := tx.DueLaneHeads(ctx, at, 16, 100)
+				due, err := tx.DueLaneHeads(ctx, at, 16, 100, nil)
 				for _, d := range due {
 					out = append(out, d.ID)
 				}
