@@ -128,7 +128,9 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	} else if err := tx.leasesPerBot(ctx, nowMs, busy); err != nil {
 		return nil, err
 	}
-	rows, err := tx.q.QueryContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds, b.max_in_flight
+	// The heads are chosen on a few narrow columns (in-flight ones come
+	// back every round on one node), then read whole.
+	rows, err := tx.q.QueryContext(ctx, `SELECT d.id, d.app_id, d.bot_uid, b.health_state, b.max_in_flight
 		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
 		WHERE d.state = 'pending' AND d.head = 1 AND d.next_attempt_at <= ? AND d.lease_until <= ?
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
@@ -136,38 +138,53 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	if err != nil {
 		return nil, translate("due deliveries", err)
 	}
-	defer rows.Close()
-	var out []DueDelivery
-	for len(out) < limit && rows.Next() {
-		var dd DueDelivery
-		var enabled, maxInFlight int
-		var payload string
-		d := &dd.Delivery
-		if err := rows.Scan(&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
-			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
-			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout, &maxInFlight); err != nil {
+	var ids []int64
+	for len(ids) < limit && rows.Next() {
+		var id int64
+		var k BotKey
+		var health string
+		var maxInFlight int
+		if err := rows.Scan(&id, &k.App, &k.Bot, &health, &maxInFlight); err != nil {
+			rows.Close()
 			return nil, translate("due deliveries", err)
 		}
-		if fl != nil && fl.Deliveries[d.ID] {
+		if fl != nil && fl.Deliveries[id] {
 			continue
 		}
 		limitOf := defaultCap
 		switch {
-		case dd.BotHealth == chat.HealthFailing:
+		case health == chat.HealthFailing:
 			limitOf = 1
 		case maxInFlight > 0:
 			limitOf = maxInFlight
 		}
-		k := BotKey{d.AppID, d.Bot}
 		if busy[k] >= limitOf {
 			continue
 		}
 		busy[k]++
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, translate("due deliveries", err)
+	}
+	out := make([]DueDelivery, len(ids))
+	for i, id := range ids {
+		dd := &out[i]
+		d := &dd.Delivery
+		var enabled int
+		var payload string
+		if err := tx.q.QueryRowContext(ctx, `SELECT `+deliveryColumnsPrefixed+`, b.enabled, b.health_state, b.next_probe_at, b.timeout_seconds
+			FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid WHERE d.id = ?`, id).Scan(
+			&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
+			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
+			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout); err != nil {
+			return nil, translate("due delivery", err)
+		}
 		d.Payload = json.RawMessage(payload)
 		dd.BotEnabled = enabled != 0
-		out = append(out, dd)
 	}
-	return out, translate("due deliveries", rows.Err())
+	return out, nil
 }
 
 // leasesPerBot adds the live leases of each bot to busy.

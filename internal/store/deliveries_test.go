@@ -295,5 +295,29 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 			return err
 		})
 		expect("failed ones requeued", now, ids[1], ids[5])
+
+		// One node passes what it has in flight instead of leasing: those
+		// deliveries are skipped and count against the bot's cap.
+		inFlight := func(perBot int) []int64 {
+			t.Helper()
+			var out []int64
+			fl := &InFlight{Deliveries: map[int64]bool{ids[1]: true}, PerBot: map[BotKey]int{{App: "app1", Bot: "bot"}: perBot}}
+			if err := db.Read(ctx, func(tx *Tx) error {
+				due, err := tx.DueLaneHeads(ctx, now, 16, 100, fl)
+				for _, d := range due {
+					out = append(out, d.ID)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		if got := inFlight(15); fmt.Sprint(got) != fmt.Sprint([]int64{ids[5]}) {
+			t.Fatalf("one slot left, ids[1] in flight: due %v, want [%d]", got, ids[5])
+		}
+		if got := inFlight(16); len(got) != 0 {
+			t.Fatalf("bot at its cap: due %v, want none", got)
+		}
 	})
 }
