@@ -66,6 +66,9 @@ func (a *App) ReleaseDeliveries(ctx context.Context, owner string, ids []int64) 
 	return a.db.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseDeliveries(ctx, owner, ids) })
 }
 
+// Clustered reports whether other nodes share the database (PostgreSQL).
+func (a *App) Clustered() bool { return a.db.Clustered() }
+
 // ReleaseAllLeases frees leases left by a previous process of this node.
 // On a database several nodes share, leases are those of live nodes too:
 // they are left to expire (a dead node's after Lease).
@@ -147,8 +150,14 @@ type AttemptReport struct {
 // health, and posts an inline reply found in a 2xx answer, all in one
 // transaction: the reply exists once even if the attempt is recorded
 // again after a crash.
-func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) error {
-	return a.write(ctx, func(tx *store.Tx, fx *effects) error {
+//
+// It reports whether the attempt made work due that the engine may not know
+// of: the delivery is pending still (a retry), its lane's next delivery
+// became the head, or the bot's health state changed (a failing bot's
+// other deliveries wait on it).
+func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) (next bool, err error) {
+	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
+		next = false // a retried function starts clean
 		b, err := tx.Bot(ctx, d.AppID, d.Bot)
 		if chat.KindOf(err) == chat.KindNotFound {
 			return nil // the bot was deleted meanwhile, with its deliveries
@@ -164,7 +173,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 			state = chat.DeliveryPending
 			r.Attempt.NextAttemptAt = r.NextAttemptAt.UnixMilli()
 		}
-		if err := tx.RecordAttempt(ctx, d, store.AttemptResult{Attempt: r.Attempt, State: state, NextAttemptAt: r.Attempt.NextAttemptAt}); err != nil {
+		if next, err = tx.RecordAttempt(ctx, d, store.AttemptResult{Attempt: r.Attempt, State: state, NextAttemptAt: r.Attempt.NextAttemptAt}); err != nil {
 			return err
 		}
 		reason := r.Attempt.ErrorClass
@@ -176,6 +185,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		// last success, in seconds): most attempts leave it as it was, and
 		// its row is not written.
 		if h := policy.Next(was, r.Outcome, reason, r.Probe, tx.Now); h != was {
+			next = next || h.State != was.State
 			if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
 				ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
 				FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {
@@ -187,6 +197,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		}
 		return nil
 	})
+	return next, err
 }
 
 // InlineReply is the shape a bot may answer a callback with to reply at

@@ -21,8 +21,10 @@ const (
 	HeaderBot         = "Parley-Bot"          // the bot's uid
 )
 
-// attempt POSTs one delivery and records the outcome.
-func (e *Engine) attempt(ctx context.Context, c claim) {
+// attempt POSTs one delivery and records the outcome. It reports whether
+// the engine must look for due work when the claim is released (see
+// app.CompleteAttempt; true when the outcome could not be recorded).
+func (e *Engine) attempt(ctx context.Context, c claim) bool {
 	d, t := &c.d, c.target
 	timeout := e.cfg.Timeout
 	if t.Timeout > 0 {
@@ -68,10 +70,14 @@ func (e *Engine) attempt(ctx context.Context, c claim) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := e.app.CompleteAttempt(rctx, d, e.cfg.Health, report); err != nil {
-		// The lease expires and the delivery is attempted again: at least once.
+	next, err := e.app.CompleteAttempt(rctx, d, e.cfg.Health, report)
+	if err != nil {
+		// The delivery is attempted again (after its lease, on several
+		// nodes): at least once.
 		e.log.Error("dispatch: record attempt", "delivery", d.ID, "bot", d.Bot, "err", err)
+		return true
 	}
+	return next
 }
 
 // post sends the request and reads the capped answer.

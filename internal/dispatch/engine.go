@@ -112,8 +112,9 @@ type Engine struct {
 	now     func() time.Time
 	metrics *Metrics
 
-	wake chan struct{}
-	wg   sync.WaitGroup
+	wake      chan struct{}
+	wg        sync.WaitGroup
+	clustered bool // the database is shared with other nodes
 
 	// again makes the next round run at once: this one read a whole Batch
 	// of due deliveries and started some (more may be due), or failed
@@ -133,7 +134,7 @@ type Engine struct {
 // New returns an engine that uses client (webhook.NewClient: the SSRF
 // guard lives there) for every request. metrics may be nil.
 func New(a *app.App, client *http.Client, cfg Config, metrics *Metrics, log *slog.Logger) *Engine {
-	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics,
+	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics, clustered: a.Clustered(),
 		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, ids: map[int64]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{}}
 }
 
@@ -303,8 +304,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			defer e.release(c)
-			e.attempt(context.WithoutCancel(ctx), c)
+			e.release(c, e.attempt(context.WithoutCancel(ctx), c))
 		}()
 	}
 	return len(claimed)
@@ -317,11 +317,20 @@ type claim struct {
 	probe  bool
 }
 
-// release returns a claim's lane and slots, and wakes the loop: the lane's
-// next delivery may be due.
-func (e *Engine) release(c claim) {
+// release returns a claim's lane and slots, and wakes the loop when that
+// may have made something due: next (the attempt's report), a slot of a
+// bot or of the engine at its cap, a probe's end. A lane without a backlog
+// freed on one node wakes nobody: new deliveries wake the engine
+// themselves. Nodes that share a database always look: other nodes'
+// deliveries do not wake this one.
+func (e *Engine) release(c claim, next bool) {
+	limit := e.cfg.MaxInFlight
+	if c.target.MaxInFlight > 0 {
+		limit = c.target.MaxInFlight
+	}
 	e.mu.Lock()
 	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{App: c.d.AppID, Bot: c.d.Bot}
+	next = next || c.probe || e.clustered || e.inflight[bot] >= limit || e.total >= e.cfg.Workers
 	delete(e.lanes, lane)
 	delete(e.ids, c.d.ID)
 	if e.inflight[bot]--; e.inflight[bot] <= 0 {
@@ -332,7 +341,9 @@ func (e *Engine) release(c claim) {
 	}
 	e.total--
 	e.mu.Unlock()
-	e.Wake()
+	if next {
+		e.Wake()
+	}
 }
 
 // jitter is the random source of the retry policy's full jitter.

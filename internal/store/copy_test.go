@@ -187,8 +187,9 @@ func fillEveryTable(t *testing.T, db *DB) {
 				if err := tx.InsertDelivery(ctx, d); err != nil {
 					return err
 				}
-				return tx.RecordAttempt(ctx, d, AttemptResult{Attempt: chat.Attempt{N: 1, StartedAt: 12001, LatencyMs: 5, StatusCode: 200,
+				_, err = tx.RecordAttempt(ctx, d, AttemptResult{Attempt: chat.Attempt{N: 1, StartedAt: 12001, LatencyMs: 5, StatusCode: 200,
 					RequestHeaders: map[string]string{"webhook-id": "msg_1"}, ResponseBody: "ok"}, State: chat.DeliverySucceeded})
+				return err
 			},
 			func() error {
 				return tx.InsertRealtimeEvents(ctx, []RealtimeEvent{{AppID: "app1", UIDs: []string{"alice"}, Frame: []byte(`{"type":"message"}`)}})

@@ -53,12 +53,17 @@ func (tx *Tx) InsertDelivery(ctx context.Context, d *chat.Delivery) error {
 }
 
 // promoteLaneHead makes the oldest pending delivery of the lane of
-// delivery id its head, after id has left the pending state.
-func (tx *Tx) promoteLaneHead(ctx context.Context, id int64) error {
-	_, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET head = 1 WHERE head = 0 AND id = (
+// delivery id its head, after id has left the pending state, and reports
+// whether there was one.
+func (tx *Tx) promoteLaneHead(ctx context.Context, id int64) (bool, error) {
+	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET head = 1 WHERE head = 0 AND id = (
 		SELECT min(x.id) FROM deliveries x, deliveries f WHERE f.id = ? AND x.app_id = f.app_id AND x.bot_uid = f.bot_uid
 			AND x.conversation_id = f.conversation_id AND x.state = 'pending')`, id)
-	return translate("promote lane head", err)
+	if err != nil {
+		return false, translate("promote lane head", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // fixLaneHeads recomputes the head flag of the pending deliveries that
@@ -306,8 +311,10 @@ type AttemptResult struct {
 	NextAttemptAt int64  // ms, when State is pending
 }
 
-// RecordAttempt stores an attempt and updates its delivery.
-func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResult) error {
+// RecordAttempt stores an attempt and updates its delivery. It reports
+// whether the delivery's lane has one to attempt next: the delivery itself
+// (still pending) or the next one, which became the lane's head.
+func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResult) (next bool, err error) {
 	a := r.Attempt
 	headers, _ := json.Marshal(a.RequestHeaders) // map[string]string always marshals
 	if _, err := tx.q.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, status_code, error_class,
@@ -315,7 +322,7 @@ func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResu
 		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
 		d.ID, a.N, a.StartedAt, a.LatencyMs, a.StatusCode, a.ErrorClass, a.Error, string(headers), a.ResponseBody,
 		boolInt(a.ResponseTruncated), a.NextAttemptAt); err != nil {
-		return translate("insert attempt", err)
+		return false, translate("insert attempt", err)
 	}
 	completed := int64(0)
 	if r.State != chat.DeliveryPending {
@@ -325,10 +332,10 @@ func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResu
 		last_status = ?, last_error_class = ?, last_error = ?, completed_at = ?, head = CASE WHEN ? = 'pending' THEN head ELSE 0 END
 		WHERE id = ?`,
 		r.State, a.N, r.NextAttemptAt, a.StatusCode, a.ErrorClass, a.Error, completed, r.State, d.ID); err != nil {
-		return translate("update delivery", err)
+		return false, translate("update delivery", err)
 	}
 	if r.State == chat.DeliveryPending {
-		return nil
+		return true, nil
 	}
 	return tx.promoteLaneHead(ctx, d.ID)
 }
@@ -344,7 +351,8 @@ func (tx *Tx) FailDelivery(ctx context.Context, id int64, class, reason string, 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return tx.promoteLaneHead(ctx, id)
+	_, err = tx.promoteLaneHead(ctx, id)
+	return err
 }
 
 // SetReplyMessage records the inline reply posted for a delivery. It

@@ -244,12 +244,20 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 				t.Fatalf("%s: due %v, want %v", step, got, want)
 			}
 		}
+		// finish records an attempt; the lane has a delivery to attempt
+		// next in every case below but the last.
 		finish := func(id int64, state string, next int64) {
 			t.Helper()
+			var more bool
 			write(func(tx *Tx) error {
-				return tx.RecordAttempt(ctx, &chat.Delivery{ID: id}, AttemptResult{
+				var err error
+				more, err = tx.RecordAttempt(ctx, &chat.Delivery{ID: id}, AttemptResult{
 					Attempt: chat.Attempt{N: 1, StartedAt: now, StatusCode: 200}, State: state, NextAttemptAt: next})
+				return err
 			})
+			if want := id != ids[5]; more != want {
+				t.Fatalf("recording %d %s: next %v, want %v", id, state, more, want)
+			}
 		}
 		expect("queued", now, ids[0], ids[5])
 
@@ -319,5 +327,8 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 		if got := inFlight(16); len(got) != 0 {
 			t.Fatalf("bot at its cap: due %v, want none", got)
 		}
+
+		// A lane without a backlog has nothing next.
+		finish(ids[5], chat.DeliverySucceeded, 0)
 	})
 }
