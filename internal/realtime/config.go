@@ -9,9 +9,12 @@ type Config struct {
 	// the connection with status 1009 (message too big). Default 64 KiB.
 	ReadLimit int64
 
-	// PingInterval is how often the server pings each connection. It bounds
-	// how long a silently dead connection (no FIN, no RST) stays registered.
-	// Default 25s, under the 30s idle timeout of common proxies.
+	// PingInterval is how often the server pings each connection: a ping
+	// is due PingInterval after the previous one ended, and the hub's one
+	// ticker finds it due within an eighth of the interval. It bounds how
+	// long a silently dead connection (no FIN, no RST) stays registered.
+	// Default 25s (pings 25 to 28s apart), under the 30s idle timeout of
+	// common proxies.
 	PingInterval time.Duration
 
 	// PongTimeout is how long a ping may wait for its pong before the

@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 )
 
 // conn is one live WebSocket connection. Its reader runs on the goroutine
-// that called Accept, its writer on a goroutine Accept starts and waits for.
+// that called Accept. A writer goroutine runs only while frames wait in its
+// queue or a close is to be performed, and a ping goroutine only while a
+// ping waits for its pong; Accept waits for both.
 type conn struct {
 	hub   *Hub
 	ws    *websocket.Conn
@@ -22,24 +23,23 @@ type conn struct {
 	id    uint64 // for logs
 
 	// ctx carries the upgrade request's values (not its cancellation) to
-	// Sender calls. It is cancelled when the reader or writer fails or
-	// Shutdown gives up waiting; the writer then closes the socket without
-	// a handshake as soon as it is idle. Socket operations do not derive
-	// from it, to keep idle connections small: reads use no context (they
-	// end when the socket closes; a cancellable read costs a
-	// context.AfterFunc registration per blocking Read), and writes and
-	// pings use their own timeouts from the background (a child of ctx
-	// would leave ctx holding a children map for the connection's life).
+	// Sender calls. It is cancelled when the reader, a write or a ping fails
+	// or Shutdown gives up waiting. Socket operations do not derive from
+	// it, to keep idle connections small: reads use no context (they end
+	// when the socket closes; a cancellable read costs a context.AfterFunc
+	// registration per blocking Read), and writes and pings use their own
+	// timeouts from the background (a child of ctx would leave ctx holding
+	// a children map for the connection's life).
 	ctx    context.Context
 	cancel context.CancelFunc
-
-	wake       chan struct{} // capacity 1: there is something in queue or a close request
-	writerDone chan struct{} // closed when the writer returns
 
 	// handling is true while the reader is busy with a client frame (a
 	// Sender call may take a while). Pongs are only read between frames, so
 	// a ping timing out meanwhile does not mean the peer is dead.
 	handling atomic.Bool
+
+	// pingDue is when the next ping is due, in Hub.clock time.
+	pingDue atomic.Int64
 
 	// Guarded by Hub.mu.
 	user       *user
@@ -47,9 +47,17 @@ type conn struct {
 
 	mu          sync.Mutex
 	queue       [][]byte             // frames waiting for the writer; at most Config.SendBuffer
+	writing     bool                 // a writer goroutine runs (or, before registration, is reserved); it alone writes
+	pinging     bool                 // a ping goroutine runs
 	closing     bool                 // a close was requested; queue is dropped and stays empty
 	closeCode   websocket.StatusCode // 0 closes without a handshake
 	closeReason string
+
+	// work counts the writer and ping goroutines. They are started only
+	// under mu while closing is false (the writer that performs the close
+	// is started in the same critical section that sets it), so once
+	// closing is set no Add can follow and Accept may Wait.
+	work sync.WaitGroup
 }
 
 // Accept upgrades the request, already authenticated as appID/uid, and
@@ -85,19 +93,20 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 
 	id := h.nextID.Add(1)
 	c := &conn{
-		hub:        h,
-		ws:         ws,
-		appID:      appID,
-		uid:        uid,
-		id:         id,
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
+		hub:   h,
+		ws:    ws,
+		appID: appID,
+		uid:   uid,
+		id:    id,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	defer c.cancel()
 
 	// The connected frame is queued before the connection is registered, so
-	// it is the first frame the client receives.
+	// it is the first frame the client receives; the writer is reserved
+	// (writing is set) so that frames published meanwhile only queue up
+	// behind it, and started once registered, so that a client that has
+	// read the connected frame is registered.
 	hello, err := Encode(typeConnected, connectedData{UID: uid, AppID: appID})
 	if err != nil {
 		h.log.Error("realtime: encode connected frame", "err", err)
@@ -105,7 +114,8 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		return
 	}
 	c.queue = append(c.queue, hello)
-	c.wake <- struct{}{}
+	c.writing = true
+	c.pingDue.Store(h.clock() + int64(h.cfg.PingInterval))
 
 	if !h.register(c) {
 		_ = ws.Close(websocket.StatusGoingAway, reasonShutdown)
@@ -113,11 +123,14 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	}
 	c.logger().Debug("realtime: connection opened")
 
+	c.work.Add(1)
 	go c.writeLoop()
 	h.syncPresence(userKey{appID, uid}, c.user)
 
 	c.readLoop()
-	<-c.writerDone
+	// The reader has requested a close (so nothing new starts); wait for
+	// the writer and ping goroutines.
+	c.work.Wait()
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
 	h.forget(c)
@@ -125,59 +138,66 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	c.logger().Debug("realtime: connection closed")
 }
 
-// enqueue adds frame to c's queue without blocking. It returns false when the
-// queue is full (c is a slow consumer). Frames for a closing connection are
-// dropped silently.
+// enqueue adds frame to c's queue without blocking, starting a writer if
+// none runs. It returns false when the queue is full (c is a slow
+// consumer). Frames for a closing connection are dropped silently.
 func (c *conn) enqueue(frame []byte) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return true
 	}
 	if len(c.queue) >= c.hub.cfg.SendBuffer {
-		c.mu.Unlock()
 		return false
 	}
 	c.queue = append(c.queue, frame)
-	c.mu.Unlock()
-	c.notify()
+	if !c.writing {
+		c.startWriterLocked()
+	}
 	return true
 }
 
-// requestClose asks the writer to drop the queue and close the connection
-// with code and reason (code 0: close without a handshake). The first
-// request wins; it reports whether this one was first.
+// requestClose has the writer drop the queue and close the connection with
+// code and reason (code 0: close without a handshake), starting a writer if
+// none runs. The first request wins; it reports whether this one was first.
 func (c *conn) requestClose(code websocket.StatusCode, reason string) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return false
 	}
 	c.closing = true
 	c.closeCode, c.closeReason = code, reason
 	c.queue = nil
-	c.mu.Unlock()
-	c.notify()
+	if !c.writing {
+		c.startWriterLocked()
+	}
 	return true
 }
 
-func (c *conn) notify() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // a wake-up is pending already
-	}
+// startWriterLocked starts the writer goroutine. c.mu must be held and
+// c.writing false.
+func (c *conn) startWriterLocked() {
+	c.writing = true
+	c.work.Add(1)
+	go c.writeLoop()
 }
 
-// take returns the queued frames and empties the queue, or reports a close
-// request.
-func (c *conn) take() (frames [][]byte, closing bool) {
+// next returns the queued frames and empties the queue, or reports a close
+// request. When there is neither it marks the writer stopped, in the same
+// critical section, so that the next frame or close request starts a new
+// one.
+func (c *conn) next() (frames [][]byte, closing bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return nil, true
+		return nil, true // c.writing stays set: no writer starts after the close
 	}
 	frames = c.queue
 	c.queue = nil // an idle connection holds no queue memory
+	if len(frames) == 0 {
+		c.writing = false
+	}
 	return frames, false
 }
 
@@ -187,42 +207,61 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
-// writeLoop is the connection's only writer of data frames, pings and the
-// close frame (the library itself also answers pings and echoes closes from
-// inside Read, serialized by its own write lock). It returns after the
-// socket is closed or a close was requested and performed.
+// writeLoop is the connection's only writer of data frames and the close
+// frame (the library itself also answers pings and echoes closes from
+// inside Read, and a ping goroutine writes pings, all serialized by the
+// library's write lock). It writes until the queue is empty, then returns;
+// or performs a requested close and returns.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
-
+	defer c.work.Done()
 	for {
-		select {
-		case <-c.wake:
-			frames, closing := c.take()
-			if closing {
-				c.closeSocket()
-				return
-			}
-			for i, f := range frames {
-				if i > 0 && c.isClosing() {
-					break // the rest is dropped; the close follows on the pending wake-up
-				}
-				if err := c.write(f); err != nil {
-					c.fail("write", err)
-					return
-				}
-			}
-		case <-ping.C:
-			if err := c.ping(); err != nil {
-				c.fail("ping", err)
-				return
-			}
-		case <-c.ctx.Done():
-			_ = c.ws.CloseNow()
+		frames, closing := c.next()
+		if closing {
+			c.closeSocket()
 			return
 		}
+		if len(frames) == 0 {
+			return
+		}
+		for i, f := range frames {
+			if i > 0 && c.isClosing() {
+				break // the rest is dropped; the close follows on the next round
+			}
+			if err := c.write(f); err != nil {
+				c.fail("write", err)
+				return
+			}
+		}
 	}
+}
+
+// startPing starts a ping goroutine unless one runs or c is closing. The
+// hub's pinger calls it when c's ping is due.
+func (c *conn) startPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.pinging {
+		return
+	}
+	c.pinging = true
+	c.work.Add(1)
+	go c.pingOnce()
+}
+
+// pingOnce pings and schedules the next ping; a ping that fails while c is
+// not closing fails the connection.
+func (c *conn) pingOnce() {
+	defer c.work.Done()
+	err := c.ping()
+	c.mu.Lock()
+	c.pinging = false
+	closing := c.closing
+	c.mu.Unlock()
+	if err != nil && !closing {
+		c.fail("ping", err)
+		return
+	}
+	c.pingDue.Store(c.hub.clock() + int64(c.hub.cfg.PingInterval))
 }
 
 func (c *conn) write(frame []byte) error {
@@ -260,9 +299,10 @@ func (c *conn) closeSocket() {
 	}
 }
 
-// fail handles a failed write or ping: c is unregistered, its context is
-// cancelled (a Sender call in flight has no one left to answer) and the
-// socket is closed without a handshake, which stops the reader too.
+// fail handles a failed write or ping: c is unregistered (and closing, so
+// no writer or ping starts any more), its context is cancelled (a Sender
+// call in flight has no one left to answer) and the socket is closed
+// without a handshake, which stops the reader and a writer too.
 func (c *conn) fail(op string, err error) {
 	c.logger().Debug("realtime: connection failed", "op", op, "err", err)
 	c.hub.drop(c, 0, "")

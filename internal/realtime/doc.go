@@ -8,31 +8,44 @@
 //
 // # Connections and goroutines
 //
-// Each connection has exactly two goroutines, and Accept returns only after
-// both have ended:
+// An idle connection has one goroutine, its reader; Accept returns only after
+// it and every goroutine below have ended:
 //
 //   - the reader is the goroutine that called Accept (the net/http handler
 //     goroutine). It reads client frames one at a time and handles each
 //     before reading the next, so frames from one socket are answered, and
 //     their messages created, in the order sent. A Sender call blocks that
 //     connection's reading only.
-//   - the writer is started by Accept. It performs every write the hub
-//     initiates: queued frames, replies, pings and the close frame. (The
-//     library itself, from inside Read, answers the peer's pings, echoes its
-//     close and sends 1002/1009 closes on protocol errors; its own write lock
-//     serializes those with ours.)
+//   - the writer runs only while there is work: it is started when a frame
+//     is queued or a close requested while none runs, writes until the queue
+//     is empty and returns, or performs the close and returns. It performs
+//     every data write the hub initiates: queued frames, replies and the
+//     close frame. At most one runs per connection.
+//   - a ping goroutine runs while a ping waits for its pong. The hub's
+//     pinger (one goroutine and one ticker for all connections, started at
+//     the first registration and stopped by Shutdown) starts one when a
+//     connection's ping is due; see Hub.pingLoop.
 //
-// Running the reader on Accept's goroutine instead of a third goroutine that
+// (The library itself, from inside Read, answers the peer's pings, echoes
+// its close and sends 1002/1009 closes on protocol errors; its write lock
+// serializes those with ours.) Writer and ping goroutines are started only
+// under the connection's mutex while no close has been requested, except
+// the writer that performs the close, which is started in the same critical
+// section that records the request; so once the reader has requested a
+// close, no goroutine of the connection can start and the reader can wait
+// for the running ones.
+//
+// Running the reader on Accept's goroutine instead of a goroutine that
 // Accept would merely wait on saves one stack per connection.
 //
 // # Queues and slow consumers
 //
 // Each connection has a queue of at most Config.SendBuffer frames guarded by
-// its own mutex, and a one-slot wake channel for its writer. The queue is a
-// slice that grows on demand and is released when the writer takes it, so an
-// idle connection holds no queue memory (a buffered channel of 256 would cost
-// 6 KiB per connection whether used or not). Publish appends without
-// blocking; when a queue is full the connection is a slow consumer: it is
+// its own mutex. The queue is a slice that grows on demand and is released
+// when the writer takes it, so an idle connection holds no queue memory (a
+// buffered channel of 256 would cost 6 KiB per connection whether used or
+// not). Publish appends without blocking, starting the writer if it is not
+// running; when a queue is full the connection is a slow consumer: it is
 // unregistered at once (no more frames are routed to it), its queue is
 // dropped, and its writer closes it with 1008 "slow consumer" after the
 // frame it may be writing. The client catches up over REST. Replies (ack,
@@ -75,9 +88,8 @@
 //     within Config.PongTimeout while the reader is idle: the socket is
 //     closed without a handshake.
 //   - Shutdown: every connection is closed with 1001 and Shutdown waits for
-//     all Accept calls; when its context ends first, it cancels the rest
-//     (Sender and Presence contexts are cancelled, idle writers close their
-//     sockets without a handshake) and returns. New upgrades get 503.
+//     all Accept calls; when its context ends first, it cancels Sender and
+//     Presence contexts and returns. New upgrades get 503.
 //
 // Queued frames are dropped, not flushed, when a close is requested: every
 // such client has to catch up over REST anyway. A Sender call in flight
