@@ -11,10 +11,10 @@ import (
 	"github.com/coder/websocket"
 )
 
-// conn is one live WebSocket connection. Its reader runs on the goroutine
-// that called Accept. A writer goroutine runs only while frames wait in its
+// conn is one live WebSocket connection. Its reader runs on a goroutine
+// that Accept starts (serve). A writer goroutine runs only while frames wait in its
 // queue or a close is to be performed, and a ping goroutine only while a
-// ping waits for its pong; Accept waits for both.
+// ping waits for its pong; the reader waits for both before it ends.
 type conn struct {
 	hub   *Hub
 	ws    *websocket.Conn
@@ -60,9 +60,13 @@ type conn struct {
 	work sync.WaitGroup
 }
 
-// Accept upgrades the request, already authenticated as appID/uid, and
-// serves the connection until it ends; it blocks like an http handler and
-// returns only after the connection's writer goroutine has ended too.
+// Accept upgrades the request, already authenticated as appID/uid, hands
+// the connection to a reader goroutine of the hub's and returns. It does
+// not wait for the connection to end: the goroutine that called it (the
+// net/http handler goroutine, whose stack has grown with the
+// authentication and holds net/http's request state) ends, and an idle
+// connection costs only its reader's small stack. Shutdown waits for the
+// connections.
 //
 // Any Origin is accepted (InsecureSkipVerify). The library's origin check
 // exists to stop a foreign page from riding on the browser's cookies
@@ -78,7 +82,12 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.leave()
+	served := false
+	defer func() {
+		if !served {
+			h.leave()
+		}
+	}()
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // see the doc comment: auth is by token, not cookie
@@ -100,7 +109,6 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		id:    id,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
-	defer c.cancel()
 
 	// The connected frame is queued before the connection is registered, so
 	// it is the first frame the client receives; the writer is reserved
@@ -110,6 +118,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	hello, err := Encode(typeConnected, connectedData{UID: uid, AppID: appID})
 	if err != nil {
 		h.log.Error("realtime: encode connected frame", "err", err)
+		c.cancel()
 		_ = ws.Close(websocket.StatusInternalError, msgInternal)
 		return
 	}
@@ -118,6 +127,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	c.pingDue.Store(h.clock() + int64(h.cfg.PingInterval))
 
 	if !h.register(c) {
+		c.cancel()
 		_ = ws.Close(websocket.StatusGoingAway, reasonShutdown)
 		return
 	}
@@ -125,7 +135,22 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 
 	c.work.Add(1)
 	go c.writeLoop()
+	// The online report runs here rather than on the reader, so that a
+	// presence store's deep call stack grows this goroutine's stack, which
+	// ends now, and not the reader's, which lives as long as the connection.
 	h.syncPresence(userKey{appID, uid}, c.user)
+
+	served = true
+	go c.serve()
+}
+
+// serve is the connection's reader goroutine. When reading ends it waits for
+// the writer and ping goroutines, unregisters the connection, reports
+// presence and counts the connection out for Shutdown.
+func (c *conn) serve() {
+	h := c.hub
+	defer h.leave()
+	defer c.cancel()
 
 	c.readLoop()
 	// The reader has requested a close (so nothing new starts); wait for
@@ -134,7 +159,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
 	h.forget(c)
-	h.syncPresence(userKey{appID, uid}, c.user)
+	h.syncPresence(userKey{c.appID, c.uid}, c.user)
 	c.logger().Debug("realtime: connection closed")
 }
 
@@ -311,7 +336,7 @@ func (c *conn) fail(op string, err error) {
 }
 
 // readLoop reads client frames until the connection ends or a frame ends it.
-// It runs on Accept's goroutine. On return the writer has been told to finish.
+// It runs on serve's goroutine. On return a close has been requested.
 func (c *conn) readLoop() {
 	for {
 		typ, data, err := c.ws.Read(context.Background()) // see conn.ctx

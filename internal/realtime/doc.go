@@ -8,14 +8,16 @@
 //
 // # Connections and goroutines
 //
-// An idle connection has one goroutine, its reader; Accept returns only after
-// it and every goroutine below have ended:
+// An idle connection has one goroutine, its reader. Accept upgrades, reports
+// presence online, starts the reader and returns; Shutdown waits until the
+// reader of every connection has ended, and a reader ends only after the
+// other goroutines of its connection:
 //
-//   - the reader is the goroutine that called Accept (the net/http handler
-//     goroutine). It reads client frames one at a time and handles each
-//     before reading the next, so frames from one socket are answered, and
-//     their messages created, in the order sent. A Sender call blocks that
-//     connection's reading only.
+//   - the reader reads client frames one at a time and handles each before
+//     reading the next, so frames from one socket are answered, and their
+//     messages created, in the order sent. A Sender call blocks that
+//     connection's reading only. When reading ends it waits for the
+//     writer and a ping, unregisters the connection and reports presence.
 //   - the writer runs only while there is work: it is started when a frame
 //     is queued or a close requested while none runs, writes until the queue
 //     is empty and returns, or performs the close and returns. It performs
@@ -35,8 +37,11 @@
 // close, no goroutine of the connection can start and the reader can wait
 // for the running ones.
 //
-// Running the reader on Accept's goroutine instead of a goroutine that
-// Accept would merely wait on saves one stack per connection.
+// The reader does not run on Accept's goroutine (the net/http handler
+// goroutine): that goroutine's stack has grown with the token check (the
+// SQLite driver's frames are deep) and the handler frames below Accept keep
+// net/http's request, response and 8 KiB of bufio buffers alive; a fresh
+// goroutine blocked in a read needs a few KiB of stack and nothing else.
 //
 // # Queues and slow consumers
 //
@@ -67,9 +72,9 @@
 // # Presence
 //
 // Presence is told online when a user's first live connection appears and
-// offline when the last one goes. Calls run on the connection's own reader
-// goroutine (after registering, and after the writer has ended), outside all
-// hub locks, with a context bounded by presenceTimeout. Reports for one user
+// offline when the last one goes. Calls run on the connection's own
+// goroutines (Accept's after registering, the reader's after the writer has
+// ended), outside all hub locks, with a context bounded by presenceTimeout. Reports for one user
 // are serialized by a per-user mutex and each report re-reads the registry
 // after taking it, so concurrent opens and closes cannot leave Presence with
 // a stale state: the last report always matches the registry. A quick
@@ -88,7 +93,7 @@
 //     within Config.PongTimeout while the reader is idle: the socket is
 //     closed without a handshake.
 //   - Shutdown: every connection is closed with 1001 and Shutdown waits for
-//     all Accept calls; when its context ends first, it cancels Sender and
+//     all of them to end; when its context ends first, it cancels Sender and
 //     Presence contexts and returns. New upgrades get 503.
 //
 // Queued frames are dropped, not flushed, when a close is requested: every

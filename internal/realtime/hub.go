@@ -44,10 +44,10 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	users   map[userKey]*user  // live connections by (app, uid); see user
-	all     map[*conn]struct{} // every connection from registration until Accept returns
+	all     map[*conn]struct{} // every connection from registration until it ends
 	nconns  int                // registered connections
 	nusers  int                // users with at least one registered connection
-	active  int                // Accept calls that have not returned
+	active  int                // Accept calls whose connection has not ended
 	closed  bool               // Shutdown has begun; no new connections
 	drained chan struct{}      // closed once closed && active == 0
 
@@ -55,6 +55,11 @@ type Hub struct {
 	// Shutdown; see pingLoop.
 	pingerStop chan struct{} // nil until the pinger starts
 	pingerDone chan struct{}
+
+	// afterLeave, when set (by tests, before the first Accept), is called
+	// each time an Accept call is counted out: its connection has ended
+	// and every report about it has been made.
+	afterLeave func()
 }
 
 type userKey struct{ appID, uid string }
@@ -136,13 +141,13 @@ func (h *Hub) Stats() (conns, users int) {
 
 // Shutdown stops accepting connections (new upgrades get 503), stops the
 // pinger, closes every live connection with status 1001 (going away) and
-// waits until every Accept call has returned. If ctx ends first it cancels
-// Sender and presence calls and returns ctx's error without waiting
-// further; the remaining Accept calls then end
-// within the bounds of what they are doing (a write within WriteTimeout, a
-// ping within PongTimeout, a close handshake within the library's 5s to
-// write and 5s for the answer). Offline presence reports
-// cancelled this way are lost, so presence kept in a database should be
+// waits until every connection has ended (and every Accept call still
+// upgrading has returned). If ctx ends first it cancels Sender and
+// presence calls and returns ctx's error without waiting further; the
+// remaining connections then end within the bounds of what they are doing
+// (a write within WriteTimeout, a ping within PongTimeout, a close
+// handshake within the library's 5s to write and 5s for the answer).
+// Offline presence reports cancelled this way are lost, so presence kept in a database should be
 // reset when the server starts. Calling Shutdown again waits again.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
@@ -195,13 +200,17 @@ func (h *Hub) enter() bool {
 	return true
 }
 
-// leave counts an Accept call out.
+// leave counts an Accept call out: one that did not upgrade, or the
+// connection it served has ended.
 func (h *Hub) leave() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.active--
 	if h.closed && h.active == 0 {
 		close(h.drained)
+	}
+	h.mu.Unlock()
+	if h.afterLeave != nil {
+		h.afterLeave()
 	}
 }
 

@@ -309,7 +309,7 @@ func TestPresence(t *testing.T) {
 	if h.hub.Online("app1", "alice") {
 		t.Error("Online(alice) = true after her last connection closed")
 	}
-	// Both Accept calls have returned, so every report has been made.
+	// Both connections have ended, so every report has been made.
 	if got := p.all(); len(got) != 2 {
 		t.Errorf("presence reports = %+v, want exactly online then offline", got)
 	}
@@ -349,12 +349,12 @@ func TestShutdown(t *testing.T) {
 	if err := h.hub.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	// Shutdown has waited for both Accept calls.
+	// Shutdown has waited for both connections.
 	h.hub.mu.RLock()
 	active := h.hub.active
 	h.hub.mu.RUnlock()
 	if active != 0 {
-		t.Errorf("%d Accept calls still running after Shutdown returned", active)
+		t.Errorf("%d connections still running after Shutdown returned", active)
 	}
 	for range 2 {
 		r := <-results
@@ -407,8 +407,8 @@ func TestShutdownDeadlineCancelsSender(t *testing.T) {
 		t.Fatal("Sender not called")
 	}
 
-	// The close handshake completes, but Accept cannot return while the
-	// Sender blocks; when the deadline passes Shutdown cancels it.
+	// The close handshake completes, but the connection cannot end while
+	// the Sender blocks; when the deadline passes Shutdown cancels it.
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if err := h.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
