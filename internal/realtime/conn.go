@@ -89,7 +89,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		}
 	}()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(hijackWriter{w, &h.bufs}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // see the doc comment: auth is by token, not cookie
 		// Compression stays off: per-connection flate state costs tens of KB.
 	})

@@ -40,6 +40,7 @@ type Hub struct {
 	forceCancel context.CancelFunc
 
 	nextID atomic.Uint64
+	bufs   bufPool   // buffers of data passing through sockets; see sock
 	start  time.Time // origin of clock
 
 	mu      sync.RWMutex

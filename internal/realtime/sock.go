@@ -1,0 +1,183 @@
+package realtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+)
+
+// The WebSocket library reads and writes through the bufio.Reader and
+// bufio.Writer that hijacking the connection returns, for the connection's
+// whole life. net/http's are 4 KiB each: half the memory of an idle
+// connection. Accept therefore hands the library a sock with 16-byte ones
+// (hijackWriter), and sock borrows a pooled buffer only while data passes:
+//
+//   - reading, it waits for the socket to become readable without a buffer
+//     (syscall.RawConn), then reads what has arrived into a pooled buffer
+//     and serves the library's small reads from it until it is empty, so a
+//     client frame still costs one read(2) per sockBufSize bytes;
+//   - writing, the 16-byte bufio.Writer hands over a frame in at most two
+//     pieces (the header with the payload's first bytes, then the rest);
+//     sock parses the frame headers of what it is given, keeps an
+//     incomplete frame in a pooled buffer and writes it with one write(2)
+//     once complete. The library writes each frame whole under its write
+//     lock, so an incomplete frame is never kept past the library's write
+//     call.
+//
+// An idle connection then holds two 16-byte buffers and no pooled one.
+const (
+	// sockBufSize is the size of the pooled buffers. A read takes at most
+	// this much from the socket; a read of at least this much bypasses the
+	// pool.
+	sockBufSize = 4 << 10
+	// libBufSize is the size of the library's bufio.Reader and Writer
+	// (16 is bufio.Reader's minimum). A frame of at most this many bytes
+	// reaches sock in one Write.
+	libBufSize = 16
+)
+
+// bufPool holds *[]byte of capacity sockBufSize.
+type bufPool struct{ p sync.Pool }
+
+func (bp *bufPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, sockBufSize)
+	return &b
+}
+
+// put returns b to the pool unless it grew (a large frame): those are left
+// to the garbage collector so that the pool holds small buffers only.
+func (bp *bufPool) put(b *[]byte) {
+	if cap(*b) != sockBufSize {
+		return
+	}
+	*b = (*b)[:sockBufSize]
+	bp.p.Put(b)
+}
+
+// hijackWriter is the http.ResponseWriter that Accept passes to
+// websocket.Accept: its Hijack returns the connection as a sock with small
+// bufio buffers. net/http's own buffers become garbage.
+type hijackWriter struct {
+	http.ResponseWriter
+	pool *bufPool
+}
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/http has flushed the 101 response; write anything left anyway.
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			_ = nc.Close()
+			return nil, nil, err
+		}
+	}
+	s := &sock{Conn: nc, pool: w.pool, raw: rawConnOf(nc)}
+	// Bytes the client sent right after the upgrade request, which net/http
+	// read ahead.
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		s.rest = bytes.Clone(b)
+	}
+	return s, bufio.NewReadWriter(bufio.NewReaderSize(s, libBufSize), bufio.NewWriterSize(s, libBufSize)), nil
+}
+
+// sock is the hijacked connection with reads and writes buffered in pooled
+// buffers only while data passes; see above. Reads are serialized by the
+// library's read lock, writes by its write lock; Close may come at any time
+// and leaves the buffers to the garbage collector.
+type sock struct {
+	net.Conn
+	pool *bufPool
+	raw  syscall.RawConn // nil: reads block in Conn.Read with the caller's buffer
+
+	rest  []byte  // received, not yet read; in rheld, or read ahead by net/http
+	rheld *[]byte // the pooled buffer rest is in, if any
+
+	wheld *[]byte // an incomplete frame, if any
+}
+
+func (s *sock) Read(p []byte) (int, error) {
+	if len(s.rest) > 0 {
+		n := copy(p, s.rest)
+		s.rest = s.rest[n:]
+		if len(s.rest) == 0 {
+			s.rest = nil
+			if s.rheld != nil {
+				s.pool.put(s.rheld)
+				s.rheld = nil
+			}
+		}
+		return n, nil
+	}
+	if s.raw == nil || len(p) >= sockBufSize {
+		return s.Conn.Read(p)
+	}
+	if err := s.fill(); err != nil {
+		return 0, err
+	}
+	return s.Read(p)
+}
+
+func (s *sock) Write(p []byte) (int, error) {
+	if s.wheld == nil {
+		if completeFrames(p) {
+			return s.Conn.Write(p)
+		}
+		s.wheld = s.pool.get()
+		*s.wheld = append((*s.wheld)[:0], p...)
+		return len(p), nil
+	}
+	*s.wheld = append(*s.wheld, p...)
+	if !completeFrames(*s.wheld) {
+		return len(p), nil
+	}
+	b := s.wheld
+	s.wheld = nil
+	_, err := s.Conn.Write(*b)
+	s.pool.put(b)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// completeFrames reports whether b, which starts at a frame boundary, is a
+// sequence of whole WebSocket frames (RFC 6455 section 5.2).
+func completeFrames(b []byte) bool {
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return false
+		}
+		n, h := uint64(b[1]&0x7f), uint64(2)
+		switch n {
+		case 126:
+			if len(b) < 4 {
+				return false
+			}
+			n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 10 {
+				return false
+			}
+			n, h = binary.BigEndian.Uint64(b[2:]), 10
+		}
+		if b[1]&0x80 != 0 {
+			h += 4 // masking key
+		}
+		if n > uint64(len(b)) || h+n > uint64(len(b)) {
+			return false
+		}
+		b = b[h+n:]
+	}
+	return true
+}
