@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -18,6 +19,7 @@ import (
 type conn struct {
 	hub   *Hub
 	ws    *websocket.Conn
+	sock  *sock // ws's connection
 	appID string
 	uid   string
 	id    uint64 // for logs
@@ -27,9 +29,10 @@ type conn struct {
 	// or Shutdown gives up waiting. Socket operations do not derive from
 	// it, to keep idle connections small: reads use no context (they end
 	// when the socket closes; a cancellable read costs a context.AfterFunc
-	// registration per blocking Read), and writes and pings use their own
-	// timeouts from the background (a child of ctx would leave ctx holding
-	// a children map for the connection's life).
+	// registration per blocking Read), writes are bounded by the socket's
+	// write deadline (see write) and pings by a timeout from the background
+	// (a child of ctx would leave ctx holding a children map for the
+	// connection's life).
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -89,7 +92,8 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		}
 	}()
 
-	ws, err := websocket.Accept(hijackWriter{w, &h.bufs}, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w, pool: &h.bufs}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // see the doc comment: auth is by token, not cookie
 		// Compression stays off: per-connection flate state costs tens of KB.
 	})
@@ -98,12 +102,18 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		h.log.Debug("realtime: upgrade failed", "app", appID, "uid", uid, "err", err)
 		return
 	}
+	if hw.sock == nil { // the library upgraded without hijacking through hw
+		h.log.Error("realtime: upgrade did not hijack the connection")
+		_ = ws.CloseNow()
+		return
+	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 
 	id := h.nextID.Add(1)
 	c := &conn{
 		hub:   h,
 		ws:    ws,
+		sock:  hw.sock,
 		appID: appID,
 		uid:   uid,
 		id:    id,
@@ -289,10 +299,19 @@ func (c *conn) pingOnce() {
 	c.pingDue.Store(c.hub.clock() + int64(c.hub.cfg.PingInterval))
 }
 
+// write writes one frame within WriteTimeout. The bound is the socket's
+// write deadline rather than a context: the library keeps the context of
+// the last Write (with its timer and channel) for the connection's life,
+// and costs a context.AfterFunc per write. When the deadline passes, the
+// library's write fails and the writer fails the connection. The deadline
+// is cleared afterwards, so that it cannot fail a later write of the
+// library's own (a pong, a close echo), which the library bounds with
+// contexts of its own.
 func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout) // see conn.ctx
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, frame)
+	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	_ = c.sock.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // ping sends a ping and waits for its pong. A missing pong is forgiven while

@@ -104,6 +104,22 @@ func (h *harness) waitReturned(n int) {
 	}
 }
 
+// queued returns how many frames wait in the queues of app/uid's
+// connections.
+func (h *harness) queued(app, uid string) int {
+	h.hub.mu.RLock()
+	defer h.hub.mu.RUnlock()
+	n := 0
+	if u := h.hub.users[userKey{app, uid}]; u != nil {
+		for _, c := range u.conns {
+			c.mu.Lock()
+			n += len(c.queue)
+			c.mu.Unlock()
+		}
+	}
+	return n
+}
+
 // waitFor polls cond until it holds or waitTimeout passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -541,6 +541,49 @@ func TestPingKeepsResponsiveAndDropsDeadPeer(t *testing.T) {
 	}
 }
 
+// TestStuckWriteTimesOut has a client that stops reading while its queue
+// stays short: the writer blocks on the full socket, and WriteTimeout must
+// end the connection (no slow-consumer close: the queue never fills).
+func TestStuckWriteTimesOut(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{WriteTimeout: 100 * time.Millisecond, SendBuffer: 1000}, nil, nil)
+	h.dial("app1", "stuck") // reads the connected frame, then nothing
+
+	big := mustEncode(t, "message", strings.Repeat("x", 1<<20))
+	for i := 0; h.hub.Online("app1", "stuck"); i++ {
+		if i == 500 {
+			t.Fatal("still online after 500 MiB: the write never timed out")
+		}
+		h.hub.Publish("app1", []string{"stuck"}, big)
+		waitFor(t, "the writer to take the frame", func() bool { return h.queued("app1", "stuck") == 0 })
+	}
+	h.waitReturned(1)
+}
+
+// TestLibraryWritesAfterOurs checks that the write deadline of the hub's
+// writes does not outlive them: the library's own answer to a client ping,
+// written after the deadline of the last frame has passed, still goes out.
+func TestLibraryWritesAfterOurs(t *testing.T) {
+	t.Parallel()
+	const timeout = 50 * time.Millisecond
+	h := newHarness(t, Config{WriteTimeout: timeout}, nil, nil)
+	c := h.dialNoHello("app1", "alice", nil)
+	frames := readInBackground(t, c)
+	if f := recv(t, frames); f.Type != "connected" {
+		t.Fatalf("first frame = %s", f.raw)
+	}
+	written := time.Now()
+	waitFor(t, "the deadline of the last write to pass", func() bool { return time.Since(written) > 3*timeout })
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		t.Fatalf("ping the server: %v", err)
+	}
+	if !h.hub.Online("app1", "alice") {
+		t.Error("connection dropped")
+	}
+}
+
 func TestSlowSenderDoesNotFailPings(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})

@@ -63,13 +63,18 @@ func (bp *bufPool) put(b *[]byte) {
 
 // hijackWriter is the http.ResponseWriter that Accept passes to
 // websocket.Accept: its Hijack returns the connection as a sock with small
-// bufio buffers. net/http's own buffers become garbage.
+// bufio buffers, and keeps the sock for Accept. net/http's own buffers
+// become garbage.
 type hijackWriter struct {
 	http.ResponseWriter
 	pool *bufPool
+	sock *sock // set by Hijack
 }
 
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.sock != nil {
+		return nil, nil, http.ErrHijacked
+	}
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -88,6 +93,7 @@ func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		s.rest = bytes.Clone(b)
 	}
+	w.sock = s
 	return s, bufio.NewReadWriter(bufio.NewReaderSize(s, libBufSize), bufio.NewWriterSize(s, libBufSize)), nil
 }
 
