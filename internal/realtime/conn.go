@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,17 +25,15 @@ type conn struct {
 	uid   string
 	id    uint64 // for logs
 
-	// ctx carries the upgrade request's values (not its cancellation) to
-	// Sender calls. It is cancelled when the reader, a write or a ping fails
-	// or Shutdown gives up waiting. Socket operations do not derive from
-	// it, to keep idle connections small: reads use no context (they end
-	// when the socket closes; a cancellable read costs a context.AfterFunc
-	// registration per blocking Read), writes are bounded by the socket's
-	// write deadline (see write) and pings by a timeout from the background
-	// (a child of ctx would leave ctx holding a children map for the
-	// connection's life).
-	ctx    context.Context
-	cancel context.CancelFunc
+	// values carries the upgrade request's values (not its cancellation)
+	// to Sender calls. Each call gets a context of its own, derived from
+	// values and cancelled by abort (see sendCancel), so that an idle
+	// connection holds no cancellable context. Socket operations do not use
+	// values: reads use no context (they end when the socket closes; a
+	// cancellable read costs a context.AfterFunc registration per blocking
+	// Read), writes are bounded by the socket's write deadline (see write)
+	// and pings by a timeout from the background.
+	values context.Context
 
 	// handling is true while the reader is busy with a client frame (a
 	// Sender call may take a while). Pongs are only read between frames, so
@@ -55,6 +54,8 @@ type conn struct {
 	closing     bool                 // a close was requested; queue is dropped and stays empty
 	closeCode   websocket.StatusCode // 0 closes without a handshake
 	closeReason string
+	sendCancel  context.CancelFunc // cancels the Sender call in flight, if any
+	aborted     bool               // abort was called: Sender calls get a cancelled context
 
 	// work counts the writer and ping goroutines. They are started only
 	// under mu while closing is false (the writer that performs the close
@@ -109,6 +110,10 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 
+	// The caller's strings may be slices of larger ones (an app id taken
+	// from the query string is a slice of the request line), which would
+	// stay alive as long as the connection.
+	appID, uid = strings.Clone(appID), strings.Clone(uid)
 	id := h.nextID.Add(1)
 	c := &conn{
 		hub:   h,
@@ -118,7 +123,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		uid:   uid,
 		id:    id,
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	c.values = context.WithoutCancel(r.Context())
 
 	// The connected frame is queued before the connection is registered, so
 	// it is the first frame the client receives; the writer is reserved
@@ -128,7 +133,6 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	hello, err := Encode(typeConnected, connectedData{UID: uid, AppID: appID})
 	if err != nil {
 		h.log.Error("realtime: encode connected frame", "err", err)
-		c.cancel()
 		_ = ws.Close(websocket.StatusInternalError, msgInternal)
 		return
 	}
@@ -137,7 +141,6 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	c.pingDue.Store(h.clock() + int64(h.cfg.PingInterval))
 
 	if !h.register(c) {
-		c.cancel()
 		_ = ws.Close(websocket.StatusGoingAway, reasonShutdown)
 		return
 	}
@@ -160,7 +163,6 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 func (c *conn) serve() {
 	h := c.hub
 	defer h.leave()
-	defer c.cancel()
 
 	c.readLoop()
 	// The reader has requested a close (so nothing new starts); wait for
@@ -318,7 +320,7 @@ func (c *conn) write(frame []byte) error {
 // the reader is busy with a client frame: the pong then waits, unread, behind
 // that frame.
 func (c *conn) ping() error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout) // see conn.ctx
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout) // see conn.values
 	defer cancel()
 	err := c.ws.Ping(ctx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && c.handling.Load() {
@@ -344,13 +346,13 @@ func (c *conn) closeSocket() {
 }
 
 // fail handles a failed write or ping: c is unregistered (and closing, so
-// no writer or ping starts any more), its context is cancelled (a Sender
-// call in flight has no one left to answer) and the socket is closed
-// without a handshake, which stops the reader and a writer too.
+// no writer or ping starts any more), a Sender call in flight is cancelled
+// (no one is left to answer) and the socket is closed without a
+// handshake, which stops the reader and a writer too.
 func (c *conn) fail(op string, err error) {
 	c.logger().Debug("realtime: connection failed", "op", op, "err", err)
 	c.hub.drop(c, 0, "")
-	c.cancel()
+	c.abort()
 	_ = c.ws.CloseNow()
 }
 
@@ -358,7 +360,7 @@ func (c *conn) fail(op string, err error) {
 // It runs on serve's goroutine. On return a close has been requested.
 func (c *conn) readLoop() {
 	for {
-		typ, data, err := c.ws.Read(context.Background()) // see conn.ctx
+		typ, data, err := c.ws.Read(context.Background()) // see conn.values
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			// The library has sent the 1009 close frame. Close then skips
 			// sending another, discards the rest of the oversized frame and
@@ -370,12 +372,10 @@ func (c *conn) readLoop() {
 		}
 		if err != nil {
 			// The peer closed, the socket failed, or the writer closed the
-			// socket. Cancelling ctx ends a Sender call that no one would
-			// answer. (A write cannot be stuck here: a socket that fails
+			// socket. (A write cannot be stuck here: a socket that fails
 			// reads fails writes at once, and a stuck write is bounded by
 			// WriteTimeout anyway.)
 			c.hub.drop(c, 0, "")
-			c.cancel()
 			return
 		}
 		if typ != websocket.MessageText {
@@ -409,7 +409,9 @@ func (c *conn) send(f clientFrame) []byte {
 	if c.hub.sender == nil {
 		return errorReply(f.ID, errSendDisabled())
 	}
-	msg, err := c.hub.sender.SendFromSocket(c.ctx, c.appID, c.uid, f.Data)
+	ctx, done := c.sendContext()
+	msg, err := c.hub.sender.SendFromSocket(ctx, c.appID, c.uid, f.Data)
+	done()
 	if err != nil {
 		if !isUserError(err) {
 			c.logger().Error("realtime: send from socket", "err", err)
@@ -422,6 +424,36 @@ func (c *conn) send(f clientFrame) []byte {
 		return errorReply(f.ID, err)
 	}
 	return b
+}
+
+// sendContext returns the context of one Sender call, which abort cancels,
+// and the function to call when the call has returned.
+func (c *conn) sendContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(c.values)
+	c.mu.Lock()
+	if c.aborted {
+		cancel()
+	} else {
+		c.sendCancel = cancel
+	}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		c.sendCancel = nil
+		c.mu.Unlock()
+		cancel()
+	}
+}
+
+// abort cancels the Sender call in flight and every later one: no one is
+// left to answer (the socket failed) or to wait (Shutdown gave up).
+func (c *conn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.aborted = true
+	if c.sendCancel != nil {
+		c.sendCancel()
+	}
 }
 
 func (c *conn) reply(frame []byte) {

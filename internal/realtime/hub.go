@@ -183,7 +183,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.forceCancel()
 		h.mu.RLock()
 		for c := range h.all {
-			c.cancel()
+			c.abort()
 		}
 		h.mu.RUnlock()
 		return fmt.Errorf("realtime: shutdown: %w", ctx.Err())

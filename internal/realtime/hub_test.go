@@ -430,6 +430,39 @@ func TestShutdownDeadlineCancelsSender(t *testing.T) {
 	}
 }
 
+// TestFailedSocketCancelsSender has the client vanish while its Sender call
+// blocks: the next ping fails on the dead socket, and the call's context
+// must be cancelled.
+func TestFailedSocketCancelsSender(t *testing.T) {
+	t.Parallel()
+	called := make(chan struct{})
+	cancelled := make(chan error, 1)
+	sender := senderFunc(func(ctx context.Context, _, _ string, _ json.RawMessage) (any, error) {
+		close(called)
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	h := newHarness(t, Config{PingInterval: 10 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, sender, nil)
+	c := h.dial("app1", "alice")
+	c.send(`{"type":"message","id":"m1","data":{}}`)
+	select {
+	case <-called:
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender not called")
+	}
+	_ = c.ws.CloseNow()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Sender context ended with %v, want Canceled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender context not cancelled after the socket failed")
+	}
+	h.waitReturned(1)
+}
+
 func TestPlainHTTPRequestRejected(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{}, nil, nil)
