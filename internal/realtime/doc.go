@@ -104,11 +104,25 @@
 //
 // # Memory
 //
-// BenchmarkIdleConnMemory measured an idle connection at 27-29 KiB of server
-// memory (Go 1.26, linux/amd64): 15-16 KiB heap and 12 KiB of stack for the
-// two goroutines. Of the heap, 8 KiB are the two 4 KiB bufio buffers of the
-// hijacked net/http connection, which the WebSocket library keeps using;
-// 2-3 KiB the upgrade request that net/http keeps until the handler
-// returns; about 1.5 KiB the library's Conn; about 1.5 KiB the hub's own
-// state (conn, context, ticker, registry entries).
+// An idle connection costs the server about 7.5 KiB (Go 1.26, linux/amd64;
+// `parley bench` and BenchmarkIdleConnMemory): 4 KiB of stack for its
+// reader, the smallest stack a goroutine blocked in a read keeps after GC
+// has shrunk it, and about 3.4 KiB of heap: 1.4 KiB the library's Conn,
+// 0.45 KiB the reader's goroutine descriptor, 0.4 KiB the upgrade
+// request's context (kept for its values, see conn.values), 0.4 KiB the
+// hub's conn and registry entry, 0.3 KiB the sock with the library's two
+// 16-byte bufio buffers, 0.3 KiB net's TCPConn with its addresses. What
+// the design does for it:
+//
+//   - one goroutine per idle connection (writer and pings on demand);
+//   - the reader on a fresh goroutine, so that the handler goroutine's stack,
+//     grown by the token check, and net/http's request state are freed;
+//   - no 4 KiB bufio buffers: sock holds pooled buffers only while data
+//     passes;
+//   - no timer, ticker or cancellable context per idle connection: pings
+//     come from one ticker, writes are bounded by the socket's deadline, a
+//     Sender call gets its own context.
+//
+// A connection that has handled frames may hold a larger stack (a Sender
+// call runs on the reader) until a few GC cycles have shrunk it.
 package realtime
