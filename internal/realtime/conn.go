@@ -14,9 +14,10 @@ import (
 )
 
 // conn is one live WebSocket connection. Its reader runs on a goroutine
-// that Accept starts (serve). A writer goroutine runs only while frames wait in its
-// queue or a close is to be performed, and a ping goroutine only while a
-// ping waits for its pong; the reader waits for both before it ends.
+// that Accept starts (serve). A writer goroutine runs only while frames
+// wait in its queue or a close is to be performed, and a ping goroutine
+// only while a ping waits for its pong; the reader waits for both before it
+// ends.
 type conn struct {
 	hub   *Hub
 	ws    *websocket.Conn
@@ -60,7 +61,7 @@ type conn struct {
 	// work counts the writer and ping goroutines. They are started only
 	// under mu while closing is false (the writer that performs the close
 	// is started in the same critical section that sets it), so once
-	// closing is set no Add can follow and Accept may Wait.
+	// closing is set no Add can follow and the reader may Wait.
 	work sync.WaitGroup
 }
 

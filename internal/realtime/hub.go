@@ -35,7 +35,7 @@ type Hub struct {
 	log      *slog.Logger
 
 	// force is cancelled when Shutdown gives up waiting; presence calls
-	// derive from it, and connection contexts are cancelled along with it.
+	// derive from it, and Sender calls are aborted along with it.
 	force       context.Context
 	forceCancel context.CancelFunc
 
@@ -148,8 +148,9 @@ func (h *Hub) Stats() (conns, users int) {
 // remaining connections then end within the bounds of what they are doing
 // (a write within WriteTimeout, a ping within PongTimeout, a close
 // handshake within the library's 5s to write and 5s for the answer).
-// Offline presence reports cancelled this way are lost, so presence kept in a database should be
-// reset when the server starts. Calling Shutdown again waits again.
+// Offline presence reports cancelled this way are lost, so presence kept
+// in a database should be reset when the server starts. Calling Shutdown
+// again waits again.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	wasClosed := h.closed
@@ -348,11 +349,6 @@ func (h *Hub) pingLoop(stop <-chan struct{}, done chan<- struct{}) {
 		}
 	}
 }
-
-// pingTicks is how many times per PingInterval the pinger looks for due
-// pings: more ticks keep the intervals closer to PingInterval at the cost
-// of more scans of the registry.
-const pingTicks = 8
 
 // pingDue starts a ping for every registered connection whose ping is due.
 func (h *Hub) pingDue() {

@@ -28,17 +28,8 @@ import (
 //     lock, so an incomplete frame is never kept past the library's write
 //     call.
 //
-// An idle connection then holds two 16-byte buffers and no pooled one.
-const (
-	// sockBufSize is the size of the pooled buffers. A read takes at most
-	// this much from the socket; a read of at least this much bypasses the
-	// pool.
-	sockBufSize = 4 << 10
-	// libBufSize is the size of the library's bufio.Reader and Writer
-	// (16 is bufio.Reader's minimum). A frame of at most this many bytes
-	// reaches sock in one Write.
-	libBufSize = 16
-)
+// An idle connection then holds two 16-byte buffers and no pooled one
+// (sizes: sockBufSize, libBufSize).
 
 // bufPool holds *[]byte of capacity sockBufSize.
 type bufPool struct{ p sync.Pool }
