@@ -3,7 +3,6 @@ package realtime
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
@@ -125,56 +124,77 @@ func (s *sock) Read(p []byte) (int, error) {
 	return s.Read(p)
 }
 
+// Write passes on whole frames at once and holds an incomplete one until
+// the rest comes. A held frame is written with one write(2): copied whole
+// into the pooled buffer when it fits, else (a large frame: the held head
+// and the large rest) as two pieces with one writev(2), without copying
+// the rest.
 func (s *sock) Write(p []byte) (int, error) {
 	if s.wheld == nil {
-		if completeFrames(p) {
+		if completeFrames(nil, p) {
 			return s.Conn.Write(p)
 		}
 		s.wheld = s.pool.get()
 		*s.wheld = append((*s.wheld)[:0], p...)
 		return len(p), nil
 	}
-	*s.wheld = append(*s.wheld, p...)
-	if !completeFrames(*s.wheld) {
+	held := *s.wheld
+	if !completeFrames(held, p) {
+		*s.wheld = append(held, p...)
 		return len(p), nil
 	}
-	b := s.wheld
+	var err error
+	if len(held)+len(p) <= cap(held) {
+		_, err = s.Conn.Write(append(held, p...))
+	} else {
+		bufs := net.Buffers{held, p}
+		_, err = bufs.WriteTo(s.Conn)
+	}
+	s.pool.put(s.wheld)
 	s.wheld = nil
-	_, err := s.Conn.Write(*b)
-	s.pool.put(b)
 	if err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-// completeFrames reports whether b, which starts at a frame boundary, is a
-// sequence of whole WebSocket frames (RFC 6455 section 5.2).
-func completeFrames(b []byte) bool {
-	for len(b) > 0 {
-		if len(b) < 2 {
+// completeFrames reports whether a followed by b, which starts at a frame
+// boundary, is a sequence of whole WebSocket frames (RFC 6455 section 5.2).
+func completeFrames(a, b []byte) bool {
+	n := uint64(len(a)) + uint64(len(b))
+	at := func(i uint64) uint64 {
+		if i < uint64(len(a)) {
+			return uint64(a[i])
+		}
+		return uint64(b[i-uint64(len(a))])
+	}
+	for o := uint64(0); o < n; {
+		if n-o < 2 {
 			return false
 		}
-		n, h := uint64(b[1]&0x7f), uint64(2)
-		switch n {
+		l, h := at(o+1)&0x7f, uint64(2)
+		switch l {
 		case 126:
-			if len(b) < 4 {
-				return false
-			}
-			n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+			h = 4
 		case 127:
-			if len(b) < 10 {
-				return false
-			}
-			n, h = binary.BigEndian.Uint64(b[2:]), 10
+			h = 10
 		}
-		if b[1]&0x80 != 0 {
+		if n-o < h {
+			return false
+		}
+		if h > 2 {
+			l = 0
+			for i := o + 2; i < o+h; i++ {
+				l = l<<8 | at(i)
+			}
+		}
+		if at(o+1)&0x80 != 0 {
 			h += 4 // masking key
 		}
-		if n > uint64(len(b)) || h+n > uint64(len(b)) {
+		if l > n || h+l > n-o {
 			return false
 		}
-		b = b[h+n:]
+		o += h + l
 	}
 	return true
 }

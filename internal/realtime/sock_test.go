@@ -72,8 +72,12 @@ func TestCompleteFrames(t *testing.T) {
 		{"length beyond any buffer", []byte{0x81, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, false},
 	}
 	for _, tt := range tests {
-		if got := completeFrames(tt.b); got != tt.want {
-			t.Errorf("%s: completeFrames = %v, want %v", tt.name, got, tt.want)
+		// Every split of b into a and b must give the same answer.
+		for i := 0; i <= len(tt.b); i += 1 + i/8 {
+			if got := completeFrames(tt.b[:i], tt.b[i:]); got != tt.want {
+				t.Errorf("%s split at %d: completeFrames = %v, want %v", tt.name, i, got, tt.want)
+				break
+			}
 		}
 	}
 }
@@ -94,7 +98,10 @@ func (c *recordingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // TestSockWritesWholeFrames writes random frames through a bufio.Writer of
 // the library's size, as the library does (header, payload, flush), and
-// checks that the connection gets every frame complete, each in one write.
+// checks that the connection gets every frame whole: in one write, or, for
+// a frame larger than the pooled buffer, in the two pieces of one
+// net.Buffers write (one writev(2) on a TCP connection; this fake takes
+// them as two writes).
 func TestSockWritesWholeFrames(t *testing.T) {
 	t.Parallel()
 	rc := &recordingConn{}
@@ -116,7 +123,11 @@ func TestSockWritesWholeFrames(t *testing.T) {
 			n = rng.IntN(3 * sockBufSize)
 		}
 		f := testFrameBytes(n, false)
-		want = append(want, f)
+		if len(f) > sockBufSize {
+			want = append(want, f[:libBufSize], f[libBufSize:])
+		} else {
+			want = append(want, f)
+		}
 		// The header byte by byte (the library writes its first two
 		// bytes with WriteByte), then the rest in one Write.
 		hdr := len(f) - n
@@ -133,11 +144,11 @@ func TestSockWritesWholeFrames(t *testing.T) {
 		}
 	}
 	if len(rc.writes) != len(want) {
-		t.Fatalf("%d writes for %d frames, want one each", len(rc.writes), len(want))
+		t.Fatalf("%d writes, want %d", len(rc.writes), len(want))
 	}
 	for i := range want {
 		if !bytes.Equal(rc.writes[i], want[i]) {
-			t.Fatalf("write %d = %d bytes, want frame %d (%d bytes)", i, len(rc.writes[i]), i, len(want[i]))
+			t.Fatalf("write %d = %d bytes, want %d", i, len(rc.writes[i]), len(want[i]))
 		}
 	}
 	if s.wheld != nil {
@@ -345,4 +356,20 @@ func readServerFrame(r *bufio.Reader) ([]byte, error) {
 	p := make([]byte, n)
 	_, err := io.ReadFull(r, p)
 	return p, err
+}
+
+// FuzzCompleteFrames checks that completeFrames does not panic and that
+// the answer does not depend on where its input is split.
+func FuzzCompleteFrames(f *testing.F) {
+	f.Add(testFrameBytes(5, false), 3)
+	f.Add(testFrameBytes(300, true), 2)
+	f.Add(append(testFrameBytes(70000, false), 0x81), 9)
+	f.Add([]byte{0x81, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 5)
+	f.Fuzz(func(t *testing.T, b []byte, split int) {
+		whole := completeFrames(nil, b)
+		i := int(uint(split) % uint(len(b)+1))
+		if got := completeFrames(b[:i], b[i:]); got != whole {
+			t.Errorf("split at %d: %v, whole: %v", i, got, whole)
+		}
+	})
 }
