@@ -11,8 +11,8 @@ import (
 
 // The WebSocket library reads and writes through the bufio.Reader and
 // bufio.Writer that hijacking the connection returns, for the connection's
-// whole life. net/http's are 4 KiB each: half the memory of an idle
-// connection. Accept therefore hands the library a sock with 16-byte ones
+// whole life. net/http's are 4 KiB each: more than half of an idle
+// connection's heap. Accept therefore hands the library a sock with 16-byte ones
 // (hijackWriter), and sock borrows a pooled buffer only while data passes:
 //
 //   - reading, it waits for the socket to become readable without a buffer
@@ -22,10 +22,11 @@ import (
 //   - writing, the 16-byte bufio.Writer hands over a frame in at most two
 //     pieces (the header with the payload's first bytes, then the rest);
 //     sock parses the frame headers of what it is given, keeps an
-//     incomplete frame in a pooled buffer and writes it with one write(2)
-//     once complete. The library writes each frame whole under its write
-//     lock, so an incomplete frame is never kept past the library's write
-//     call.
+//     incomplete frame in a pooled buffer and, once complete, writes it
+//     with one write(2) (or, for a frame larger than the pooled buffer,
+//     head and rest with one writev(2)). The library writes each frame
+//     whole under its write lock, so an incomplete frame is never kept past
+//     the library's write call.
 //
 // An idle connection then holds two 16-byte buffers and no pooled one
 // (sizes: sockBufSize, libBufSize).
