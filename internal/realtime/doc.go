@@ -39,9 +39,11 @@
 //
 // The reader does not run on Accept's goroutine (the net/http handler
 // goroutine): that goroutine's stack has grown with the token check (the
-// SQLite driver's frames are deep) and the handler frames below Accept keep
-// net/http's request, response and 8 KiB of bufio buffers alive; a fresh
-// goroutine blocked in a read needs a few KiB of stack and nothing else.
+// SQLite driver's frames are deep) and the handler frames below Accept would
+// keep net/http's connection state, request and response alive; a fresh
+// goroutine blocked in a read keeps a 4 KiB stack and nothing else. Pings no
+// longer hold up queued frames either: a ping waits for its pong on its own
+// goroutine, not on the writer's.
 //
 // # Queues and slow consumers
 //
