@@ -18,7 +18,7 @@ import (
 )
 
 const benchSynopsis = "parley bench [--duration 3s] [--senders 64] [--bots 16] [--rates 500,2000] [--conns 10000] " +
-	"[--group-size 1000] [--skip LIST] [--repeat N] [--json FILE] [--cpuprofile FILE [--profile SCENARIO]] [--url URL --app-id ID --api-key KEY [--pid PID]]"
+	"[--group-size 1000] [--skip LIST] [--repeat N] [--json FILE] [--cpuprofile FILE [--profile SCENARIO]] [--memprofile FILE] [--url URL --app-id ID --api-key KEY [--pid PID]]"
 
 // benchCmd runs `parley bench`: by default against a server it starts in
 // this process (fresh SQLite database in a temporary directory, durable
@@ -41,6 +41,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jsonFile := fs.String("json", "parley-bench.json", "write the report as JSON to FILE (\"\" for none)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of this process during the load of --profile to FILE")
 	fs.StringVar(&cfg.ProfileScenario, "profile", bench.ScenarioThroughput, "scenario the CPU profile covers: throughput, isolation, latency (last rate) or roundtrip")
+	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile of this process to FILE while the idle WebSockets of the conns phase are open")
 	target := fs.String("url", "", "bench a running server at this loopback URL instead of one in this process")
 	appID := fs.String("app-id", "", "with --url: the app id")
 	apiKey := fs.String("api-key", "", "with --url: a fullAccess REST API key")

@@ -66,6 +66,12 @@ type Config struct {
 	// parley, not the ceiling.
 	CPUProfile      string
 	ProfileScenario string
+	// MemProfile, when set, is a file that receives a heap profile of this
+	// process taken in the conns phase while the idle WebSockets are open
+	// (in-process targets only). Every allocation of that phase is
+	// sampled (runtime.MemProfileRate 1 from its start), so the in-use
+	// figures are exact; `go tool pprof -sample_index=inuse_space`.
+	MemProfile string
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +157,9 @@ func (r *runner) runConns(ctx context.Context) error {
 	}
 	measureGo := r.t.InProcess
 	measureRSS := r.t.PID > 0
+	if measureGo && c.MemProfile != "" {
+		runtime.MemProfileRate = 1 // see Config.MemProfile
+	}
 	var goBefore goMem
 	var rssBefore procMem
 	if measureGo {
@@ -187,6 +193,12 @@ func (r *runner) runConns(ctx context.Context) error {
 		rep.GoroutinesPerConn = float64(after.Goroutines-goBefore.Goroutines) / float64(n)
 		notes = append(notes, "bytesPerConn: growth of the Go heap (HeapAlloc) and goroutine stacks (StackInuse) of the server's "+
 			"process, measured after GC cycles until stacks stop shrinking (as they do on a server left idle); clients "+where)
+		if c.MemProfile != "" {
+			if err := writeHeapProfile(c.MemProfile); err != nil {
+				return fmt.Errorf("heap profile: %w", err)
+			}
+			notes = append(notes, "heap profile in "+c.MemProfile)
+		}
 	}
 	if measureRSS {
 		after, err := readProcMem(r.t.PID)
@@ -204,6 +216,20 @@ func (r *runner) runConns(ctx context.Context) error {
 	r.progress("conns: %d open in %.1fs; %.1f KiB per connection (heap %.1f + stack %.1f), RSS %.1f KiB", n, opened.Seconds(),
 		rep.BytesPerConn/1024, rep.HeapPerConn/1024, rep.StackPerConn/1024, rep.RSSPerConn/1024)
 	return nil
+}
+
+// writeHeapProfile writes the heap profile as of the last GC (readGoMem
+// has just run one) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func perN(after, before uint64, n int) float64 {

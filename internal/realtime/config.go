@@ -9,9 +9,12 @@ type Config struct {
 	// the connection with status 1009 (message too big). Default 64 KiB.
 	ReadLimit int64
 
-	// PingInterval is how often the server pings each connection. It bounds
-	// how long a silently dead connection (no FIN, no RST) stays registered.
-	// Default 25s, under the 30s idle timeout of common proxies.
+	// PingInterval is how often the server pings each connection: a ping
+	// is due PingInterval after the previous one ended, and the hub's one
+	// ticker finds it due within an eighth of the interval. It bounds how
+	// long a silently dead connection (no FIN, no RST) stays registered.
+	// Default 25s (pings 25 to 28s apart), under the 30s idle timeout of
+	// common proxies.
 	PingInterval time.Duration
 
 	// PongTimeout is how long a ping may wait for its pong before the
@@ -52,6 +55,25 @@ const (
 	// stopped), so a slow presence store delays that connection only; when the
 	// timeout passes the callback's context is cancelled and the hub moves on.
 	presenceTimeout = 5 * time.Second
+
+	// pingTicks is how many times per PingInterval the hub's pinger looks
+	// for due pings. A ping is found due up to PingInterval/pingTicks late;
+	// more ticks keep pings closer to PingInterval at the cost of more
+	// scans of the registry (each tick reads every connection's due time).
+	pingTicks = 8
+
+	// sockBufSize is the size of the pooled buffers that data passes
+	// through (see sock). A read takes at most this much from the socket
+	// per read(2); a read of at least this much goes straight to the
+	// caller's buffer. Pooled buffers that grew for a larger frame are not
+	// kept.
+	sockBufSize = 4 << 10
+
+	// libBufSize is the size of the bufio.Reader and Writer the WebSocket
+	// library keeps for the connection's life (16 is bufio.Reader's
+	// minimum). Smaller buffers cost no extra syscalls, since sock buffers
+	// and coalesces behind them.
+	libBufSize = 16
 )
 
 // Close reasons sent to clients. Fixed strings: the reason is limited to 123

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,34 +13,36 @@ import (
 	"github.com/coder/websocket"
 )
 
-// conn is one live WebSocket connection. Its reader runs on the goroutine
-// that called Accept, its writer on a goroutine Accept starts and waits for.
+// conn is one live WebSocket connection. Its reader runs on a goroutine
+// that Accept starts (serve). A writer goroutine runs only while frames
+// wait in its queue or a close is to be performed, and a ping goroutine
+// only while a ping waits for its pong; the reader waits for both before it
+// ends.
 type conn struct {
 	hub   *Hub
 	ws    *websocket.Conn
+	sock  *sock // ws's connection
 	appID string
 	uid   string
 	id    uint64 // for logs
 
-	// ctx carries the upgrade request's values (not its cancellation) to
-	// Sender calls. It is cancelled when the reader or writer fails or
-	// Shutdown gives up waiting; the writer then closes the socket without
-	// a handshake as soon as it is idle. Socket operations do not derive
-	// from it, to keep idle connections small: reads use no context (they
-	// end when the socket closes; a cancellable read costs a
-	// context.AfterFunc registration per blocking Read), and writes and
-	// pings use their own timeouts from the background (a child of ctx
-	// would leave ctx holding a children map for the connection's life).
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	wake       chan struct{} // capacity 1: there is something in queue or a close request
-	writerDone chan struct{} // closed when the writer returns
+	// values carries the upgrade request's values (not its cancellation)
+	// to Sender calls. Each call gets a context of its own, derived from
+	// values and cancelled by abort (see sendCancel), so that an idle
+	// connection holds no cancellable context. Socket operations do not use
+	// values: reads use no context (they end when the socket closes; a
+	// cancellable read costs a context.AfterFunc registration per blocking
+	// Read), writes are bounded by the socket's write deadline (see write)
+	// and pings by a timeout from the background.
+	values context.Context
 
 	// handling is true while the reader is busy with a client frame (a
 	// Sender call may take a while). Pongs are only read between frames, so
 	// a ping timing out meanwhile does not mean the peer is dead.
 	handling atomic.Bool
+
+	// pingDue is when the next ping is due, in Hub.clock time.
+	pingDue atomic.Int64
 
 	// Guarded by Hub.mu.
 	user       *user
@@ -47,14 +50,28 @@ type conn struct {
 
 	mu          sync.Mutex
 	queue       [][]byte             // frames waiting for the writer; at most Config.SendBuffer
+	writing     bool                 // a writer goroutine runs (or, before registration, is reserved); it alone writes
+	pinging     bool                 // a ping goroutine runs
 	closing     bool                 // a close was requested; queue is dropped and stays empty
 	closeCode   websocket.StatusCode // 0 closes without a handshake
 	closeReason string
+	sendCancel  context.CancelFunc // cancels the Sender call in flight, if any
+	aborted     bool               // abort was called: Sender calls get a cancelled context
+
+	// work counts the writer and ping goroutines. They are started only
+	// under mu while closing is false (the writer that performs the close
+	// is started in the same critical section that sets it), so once
+	// closing is set no Add can follow and the reader may Wait.
+	work sync.WaitGroup
 }
 
-// Accept upgrades the request, already authenticated as appID/uid, and
-// serves the connection until it ends; it blocks like an http handler and
-// returns only after the connection's writer goroutine has ended too.
+// Accept upgrades the request, already authenticated as appID/uid, hands
+// the connection to a reader goroutine of the hub's and returns. It does
+// not wait for the connection to end: the goroutine that called it (the
+// net/http handler goroutine, whose stack has grown with the
+// authentication and holds net/http's request state) ends, and an idle
+// connection costs only its reader's small stack. Shutdown waits for the
+// connections.
 //
 // Any Origin is accepted (InsecureSkipVerify). The library's origin check
 // exists to stop a foreign page from riding on the browser's cookies
@@ -70,9 +87,15 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.leave()
+	served := false
+	defer func() {
+		if !served {
+			h.leave()
+		}
+	}()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w, pool: &h.bufs}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // see the doc comment: auth is by token, not cookie
 		// Compression stays off: per-connection flate state costs tens of KB.
 	})
@@ -81,23 +104,33 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		h.log.Debug("realtime: upgrade failed", "app", appID, "uid", uid, "err", err)
 		return
 	}
+	if hw.sock == nil { // the library upgraded without hijacking through hw
+		h.log.Error("realtime: upgrade did not hijack the connection")
+		_ = ws.CloseNow()
+		return
+	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 
+	// The caller's strings may be slices of larger ones (an app id taken
+	// from the query string is a slice of the request line), which would
+	// stay alive as long as the connection.
+	appID, uid = strings.Clone(appID), strings.Clone(uid)
 	id := h.nextID.Add(1)
 	c := &conn{
-		hub:        h,
-		ws:         ws,
-		appID:      appID,
-		uid:        uid,
-		id:         id,
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
+		hub:   h,
+		ws:    ws,
+		sock:  hw.sock,
+		appID: appID,
+		uid:   uid,
+		id:    id,
 	}
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
-	defer c.cancel()
+	c.values = context.WithoutCancel(r.Context())
 
 	// The connected frame is queued before the connection is registered, so
-	// it is the first frame the client receives.
+	// it is the first frame the client receives; the writer is reserved
+	// (writing is set) so that frames published meanwhile only queue up
+	// behind it, and started once registered, so that a client that has
+	// read the connected frame is registered.
 	hello, err := Encode(typeConnected, connectedData{UID: uid, AppID: appID})
 	if err != nil {
 		h.log.Error("realtime: encode connected frame", "err", err)
@@ -105,7 +138,8 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		return
 	}
 	c.queue = append(c.queue, hello)
-	c.wake <- struct{}{}
+	c.writing = true
+	c.pingDue.Store(h.clock() + int64(h.cfg.PingInterval))
 
 	if !h.register(c) {
 		_ = ws.Close(websocket.StatusGoingAway, reasonShutdown)
@@ -113,71 +147,95 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	}
 	c.logger().Debug("realtime: connection opened")
 
+	c.work.Add(1)
 	go c.writeLoop()
+	// The online report runs here rather than on the reader, so that a
+	// presence store's deep call stack grows this goroutine's stack, which
+	// ends now, and not the reader's, which lives as long as the connection.
 	h.syncPresence(userKey{appID, uid}, c.user)
 
+	served = true
+	go c.serve()
+}
+
+// serve is the connection's reader goroutine. When reading ends it waits for
+// the writer and ping goroutines, unregisters the connection, reports
+// presence and counts the connection out for Shutdown.
+func (c *conn) serve() {
+	h := c.hub
+	defer h.leave()
+
 	c.readLoop()
-	<-c.writerDone
+	// The reader has requested a close (so nothing new starts); wait for
+	// the writer and ping goroutines.
+	c.work.Wait()
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
 	h.forget(c)
-	h.syncPresence(userKey{appID, uid}, c.user)
+	h.syncPresence(userKey{c.appID, c.uid}, c.user)
 	c.logger().Debug("realtime: connection closed")
 }
 
-// enqueue adds frame to c's queue without blocking. It returns false when the
-// queue is full (c is a slow consumer). Frames for a closing connection are
-// dropped silently.
+// enqueue adds frame to c's queue without blocking, starting a writer if
+// none runs. It returns false when the queue is full (c is a slow
+// consumer). Frames for a closing connection are dropped silently.
 func (c *conn) enqueue(frame []byte) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return true
 	}
 	if len(c.queue) >= c.hub.cfg.SendBuffer {
-		c.mu.Unlock()
 		return false
 	}
 	c.queue = append(c.queue, frame)
-	c.mu.Unlock()
-	c.notify()
+	if !c.writing {
+		c.startWriterLocked()
+	}
 	return true
 }
 
-// requestClose asks the writer to drop the queue and close the connection
-// with code and reason (code 0: close without a handshake). The first
-// request wins; it reports whether this one was first.
+// requestClose has the writer drop the queue and close the connection with
+// code and reason (code 0: close without a handshake), starting a writer if
+// none runs. The first request wins; it reports whether this one was first.
 func (c *conn) requestClose(code websocket.StatusCode, reason string) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return false
 	}
 	c.closing = true
 	c.closeCode, c.closeReason = code, reason
 	c.queue = nil
-	c.mu.Unlock()
-	c.notify()
+	if !c.writing {
+		c.startWriterLocked()
+	}
 	return true
 }
 
-func (c *conn) notify() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // a wake-up is pending already
-	}
+// startWriterLocked starts the writer goroutine. c.mu must be held and
+// c.writing false.
+func (c *conn) startWriterLocked() {
+	c.writing = true
+	c.work.Add(1)
+	go c.writeLoop()
 }
 
-// take returns the queued frames and empties the queue, or reports a close
-// request.
-func (c *conn) take() (frames [][]byte, closing bool) {
+// next returns the queued frames and empties the queue, or reports a close
+// request. When there is neither it marks the writer stopped, in the same
+// critical section, so that the next frame or close request starts a new
+// one.
+func (c *conn) next() (frames [][]byte, closing bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return nil, true
+		return nil, true // c.writing stays set: no writer starts after the close
 	}
 	frames = c.queue
 	c.queue = nil // an idle connection holds no queue memory
+	if len(frames) == 0 {
+		c.writing = false
+	}
 	return frames, false
 }
 
@@ -187,55 +245,83 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
-// writeLoop is the connection's only writer of data frames, pings and the
-// close frame (the library itself also answers pings and echoes closes from
-// inside Read, serialized by its own write lock). It returns after the
-// socket is closed or a close was requested and performed.
+// writeLoop is the connection's only writer of data frames and the close
+// frame (the library itself also answers pings and echoes closes from
+// inside Read, and a ping goroutine writes pings, all serialized by the
+// library's write lock). It writes until the queue is empty, then returns;
+// or performs a requested close and returns.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
-
+	defer c.work.Done()
 	for {
-		select {
-		case <-c.wake:
-			frames, closing := c.take()
-			if closing {
-				c.closeSocket()
-				return
-			}
-			for i, f := range frames {
-				if i > 0 && c.isClosing() {
-					break // the rest is dropped; the close follows on the pending wake-up
-				}
-				if err := c.write(f); err != nil {
-					c.fail("write", err)
-					return
-				}
-			}
-		case <-ping.C:
-			if err := c.ping(); err != nil {
-				c.fail("ping", err)
-				return
-			}
-		case <-c.ctx.Done():
-			_ = c.ws.CloseNow()
+		frames, closing := c.next()
+		if closing {
+			c.closeSocket()
 			return
+		}
+		if len(frames) == 0 {
+			return
+		}
+		for i, f := range frames {
+			if i > 0 && c.isClosing() {
+				break // the rest is dropped; the close follows on the next round
+			}
+			if err := c.write(f); err != nil {
+				c.fail("write", err)
+				return
+			}
 		}
 	}
 }
 
+// startPing starts a ping goroutine unless one runs or c is closing. The
+// hub's pinger calls it when c's ping is due.
+func (c *conn) startPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.pinging {
+		return
+	}
+	c.pinging = true
+	c.work.Add(1)
+	go c.pingOnce()
+}
+
+// pingOnce pings and schedules the next ping; a ping that fails while c is
+// not closing fails the connection.
+func (c *conn) pingOnce() {
+	defer c.work.Done()
+	err := c.ping()
+	c.mu.Lock()
+	c.pinging = false
+	closing := c.closing
+	c.mu.Unlock()
+	if err != nil && !closing {
+		c.fail("ping", err)
+		return
+	}
+	c.pingDue.Store(c.hub.clock() + int64(c.hub.cfg.PingInterval))
+}
+
+// write writes one frame within WriteTimeout. The bound is the socket's
+// write deadline rather than a context: the library keeps the context of
+// the last Write (with its timer and channel) for the connection's life,
+// and costs a context.AfterFunc per write. When the deadline passes, the
+// library's write fails and the writer fails the connection. The deadline
+// is cleared afterwards, so that it cannot fail a later write of the
+// library's own (a pong, a close echo), which the library bounds with
+// contexts of its own.
 func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.WriteTimeout) // see conn.ctx
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, frame)
+	_ = c.sock.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	_ = c.sock.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // ping sends a ping and waits for its pong. A missing pong is forgiven while
 // the reader is busy with a client frame: the pong then waits, unread, behind
 // that frame.
 func (c *conn) ping() error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout) // see conn.ctx
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout) // see conn.values
 	defer cancel()
 	err := c.ws.Ping(ctx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && c.handling.Load() {
@@ -260,21 +346,22 @@ func (c *conn) closeSocket() {
 	}
 }
 
-// fail handles a failed write or ping: c is unregistered, its context is
-// cancelled (a Sender call in flight has no one left to answer) and the
-// socket is closed without a handshake, which stops the reader too.
+// fail handles a failed write or ping: c is unregistered (and closing, so
+// no writer or ping starts any more), a Sender call in flight is cancelled
+// (no one is left to answer) and the socket is closed without a
+// handshake, which stops the reader and a writer too.
 func (c *conn) fail(op string, err error) {
 	c.logger().Debug("realtime: connection failed", "op", op, "err", err)
 	c.hub.drop(c, 0, "")
-	c.cancel()
+	c.abort()
 	_ = c.ws.CloseNow()
 }
 
 // readLoop reads client frames until the connection ends or a frame ends it.
-// It runs on Accept's goroutine. On return the writer has been told to finish.
+// It runs on serve's goroutine. On return a close has been requested.
 func (c *conn) readLoop() {
 	for {
-		typ, data, err := c.ws.Read(context.Background()) // see conn.ctx
+		typ, data, err := c.ws.Read(context.Background()) // see conn.values
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			// The library has sent the 1009 close frame. Close then skips
 			// sending another, discards the rest of the oversized frame and
@@ -286,12 +373,10 @@ func (c *conn) readLoop() {
 		}
 		if err != nil {
 			// The peer closed, the socket failed, or the writer closed the
-			// socket. Cancelling ctx ends a Sender call that no one would
-			// answer. (A write cannot be stuck here: a socket that fails
+			// socket. (A write cannot be stuck here: a socket that fails
 			// reads fails writes at once, and a stuck write is bounded by
 			// WriteTimeout anyway.)
 			c.hub.drop(c, 0, "")
-			c.cancel()
 			return
 		}
 		if typ != websocket.MessageText {
@@ -325,7 +410,9 @@ func (c *conn) send(f clientFrame) []byte {
 	if c.hub.sender == nil {
 		return errorReply(f.ID, errSendDisabled())
 	}
-	msg, err := c.hub.sender.SendFromSocket(c.ctx, c.appID, c.uid, f.Data)
+	ctx, done := c.sendContext()
+	msg, err := c.hub.sender.SendFromSocket(ctx, c.appID, c.uid, f.Data)
+	done()
 	if err != nil {
 		if !isUserError(err) {
 			c.logger().Error("realtime: send from socket", "err", err)
@@ -338,6 +425,36 @@ func (c *conn) send(f clientFrame) []byte {
 		return errorReply(f.ID, err)
 	}
 	return b
+}
+
+// sendContext returns the context of one Sender call, which abort cancels,
+// and the function to call when the call has returned.
+func (c *conn) sendContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(c.values)
+	c.mu.Lock()
+	if c.aborted {
+		cancel()
+	} else {
+		c.sendCancel = cancel
+	}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		c.sendCancel = nil
+		c.mu.Unlock()
+		cancel()
+	}
+}
+
+// abort cancels the Sender call in flight and every later one: no one is
+// left to answer (the socket failed) or to wait (Shutdown gave up).
+func (c *conn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.aborted = true
+	if c.sendCancel != nil {
+		c.sendCancel()
+	}
 }
 
 func (c *conn) reply(frame []byte) {

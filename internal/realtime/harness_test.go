@@ -26,7 +26,7 @@ type harness struct {
 	t        *testing.T
 	hub      *Hub
 	srv      *httptest.Server
-	returned chan struct{} // one value each time an Accept call returns
+	returned chan struct{} // one value each time an Accept call's connection has ended (or it did not upgrade)
 }
 
 func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *harness {
@@ -40,13 +40,13 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 		hub:      New(cfg, sender, presence, logger),
 		returned: make(chan struct{}, 1000),
 	}
+	h.hub.afterLeave = func() { h.returned <- struct{}{} }
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		// A value the API layer might attach (a request id); the hub must
 		// pass request values on to the Sender.
 		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, "req-"+q.Get("uid")))
 		h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
-		h.returned <- struct{}{}
 	}))
 	// Cleanups run last-registered first: clients close (dial registers
 	// theirs later), then the hub shuts down, then the server closes.
@@ -90,7 +90,8 @@ func (h *harness) dialNoHello(app, uid string, opts *websocket.DialOptions) *cli
 	return &client{t: h.t, ws: ws}
 }
 
-// waitReturned waits until n more Accept calls have returned.
+// waitReturned waits until the connections of n more Accept calls have
+// ended (an Accept call that did not upgrade counts at once).
 func (h *harness) waitReturned(n int) {
 	h.t.Helper()
 	deadline := time.After(waitTimeout)
@@ -98,9 +99,25 @@ func (h *harness) waitReturned(n int) {
 		select {
 		case <-h.returned:
 		case <-deadline:
-			h.t.Fatalf("Accept did not return within %v", waitTimeout)
+			h.t.Fatalf("connection did not end within %v", waitTimeout)
 		}
 	}
+}
+
+// queued returns how many frames wait in the queues of app/uid's
+// connections.
+func (h *harness) queued(app, uid string) int {
+	h.hub.mu.RLock()
+	defer h.hub.mu.RUnlock()
+	n := 0
+	if u := h.hub.users[userKey{app, uid}]; u != nil {
+		for _, c := range u.conns {
+			c.mu.Lock()
+			n += len(c.queue)
+			c.mu.Unlock()
+		}
+	}
+	return n
 }
 
 // waitFor polls cond until it holds or waitTimeout passes.

@@ -35,20 +35,32 @@ type Hub struct {
 	log      *slog.Logger
 
 	// force is cancelled when Shutdown gives up waiting; presence calls
-	// derive from it, and connection contexts are cancelled along with it.
+	// derive from it, and Sender calls are aborted along with it.
 	force       context.Context
 	forceCancel context.CancelFunc
 
 	nextID atomic.Uint64
+	bufs   bufPool   // buffers of data passing through sockets; see sock
+	start  time.Time // origin of clock
 
 	mu      sync.RWMutex
 	users   map[userKey]*user  // live connections by (app, uid); see user
-	all     map[*conn]struct{} // every connection from registration until Accept returns
+	all     map[*conn]struct{} // every connection from registration until it ends
 	nconns  int                // registered connections
 	nusers  int                // users with at least one registered connection
-	active  int                // Accept calls that have not returned
+	active  int                // Accept calls whose connection has not ended
 	closed  bool               // Shutdown has begun; no new connections
 	drained chan struct{}      // closed once closed && active == 0
+
+	// The pinger starts with the first registration and stops at
+	// Shutdown; see pingLoop.
+	pingerStop chan struct{} // nil until the pinger starts
+	pingerDone chan struct{}
+
+	// afterLeave, when set (by tests, before the first Accept), is called
+	// each time an Accept call is counted out: its connection has ended
+	// and every report about it has been made.
+	afterLeave func()
 }
 
 type userKey struct{ appID, uid string }
@@ -78,6 +90,7 @@ func New(cfg Config, sender Sender, presence Presence, logger *slog.Logger) *Hub
 		log:         logger,
 		force:       force,
 		forceCancel: cancel,
+		start:       time.Now(),
 		users:       make(map[userKey]*user),
 		all:         make(map[*conn]struct{}),
 		drained:     make(chan struct{}),
@@ -127,16 +140,17 @@ func (h *Hub) Stats() (conns, users int) {
 	return h.nconns, h.nusers
 }
 
-// Shutdown stops accepting connections (new upgrades get 503), closes every
-// live one with status 1001 (going away) and waits until every Accept call
-// has returned. If ctx ends first it cancels Sender and presence calls,
-// has idle writers close their sockets without a handshake, and returns
-// ctx's error without waiting further; the remaining Accept calls then end
-// within the bounds of what they are doing (a write within WriteTimeout, a
-// ping within PongTimeout, a close handshake within the library's 5s to
-// write and 5s for the answer). Offline presence reports
-// cancelled this way are lost, so presence kept in a database should be
-// reset when the server starts. Calling Shutdown again waits again.
+// Shutdown stops accepting connections (new upgrades get 503), stops the
+// pinger, closes every live connection with status 1001 (going away) and
+// waits until every connection has ended (and every Accept call still
+// upgrading has returned). If ctx ends first it cancels Sender and
+// presence calls and returns ctx's error without waiting further; the
+// remaining connections then end within the bounds of what they are doing
+// (a write within WriteTimeout, a ping within PongTimeout, a close
+// handshake within the library's 5s to write and 5s for the answer).
+// Offline presence reports cancelled this way are lost, so presence kept
+// in a database should be reset when the server starts. Calling Shutdown
+// again waits again.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	wasClosed := h.closed
@@ -151,10 +165,17 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if !wasClosed && h.active == 0 {
 		close(h.drained)
 	}
+	pingerStop, pingerDone := h.pingerStop, h.pingerDone
+	if !wasClosed && pingerStop != nil {
+		close(pingerStop)
+	}
 	h.mu.Unlock()
 
 	for _, c := range all {
 		c.requestClose(websocket.StatusGoingAway, reasonShutdown)
+	}
+	if pingerDone != nil {
+		<-pingerDone // at most one round of starting pings
 	}
 	select {
 	case <-h.drained:
@@ -163,7 +184,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.forceCancel()
 		h.mu.RLock()
 		for c := range h.all {
-			c.cancel()
+			c.abort()
 		}
 		h.mu.RUnlock()
 		return fmt.Errorf("realtime: shutdown: %w", ctx.Err())
@@ -181,13 +202,17 @@ func (h *Hub) enter() bool {
 	return true
 }
 
-// leave counts an Accept call out.
+// leave counts an Accept call out: one that did not upgrade, or the
+// connection it served has ended.
 func (h *Hub) leave() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.active--
 	if h.closed && h.active == 0 {
 		close(h.drained)
+	}
+	h.mu.Unlock()
+	if h.afterLeave != nil {
+		h.afterLeave()
 	}
 }
 
@@ -210,6 +235,10 @@ func (h *Hub) register(c *conn) bool {
 	if len(u.conns) >= h.cfg.MaxConnsPerUser {
 		evicted = u.conns[0]
 		h.unregisterLocked(evicted)
+	}
+	if h.pingerStop == nil {
+		h.pingerStop, h.pingerDone = make(chan struct{}), make(chan struct{})
+		go h.pingLoop(h.pingerStop, h.pingerDone)
 	}
 	c.user = u
 	c.registered = true
@@ -295,4 +324,46 @@ func (h *Hub) syncPresence(key userKey, u *user) {
 		delete(h.users, key)
 	}
 	h.mu.Unlock()
+}
+
+// clock is the hub's monotonic time in nanoseconds, for ping schedules.
+func (h *Hub) clock() int64 { return int64(time.Since(h.start)) }
+
+// pingLoop pings every registered connection about every PingInterval from
+// one ticker, so that an idle connection needs no timer or goroutine of its
+// own. It ticks eight times per interval and starts a ping goroutine for
+// each connection whose ping is due; a connection is due PingInterval
+// after its registration or after its previous ping ended, so its pings
+// are between PingInterval and 9/8 of it apart and the pings of many
+// connections spread over the interval as their registrations do.
+func (h *Hub) pingLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(max(h.cfg.PingInterval/pingTicks, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			h.pingDue()
+		}
+	}
+}
+
+// pingDue starts a ping for every registered connection whose ping is due.
+func (h *Hub) pingDue() {
+	now := h.clock()
+	var due []*conn
+	h.mu.RLock()
+	for _, u := range h.users {
+		for _, c := range u.conns {
+			if c.pingDue.Load() <= now {
+				due = append(due, c)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, c := range due {
+		c.startPing()
+	}
 }

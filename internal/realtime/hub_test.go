@@ -309,7 +309,7 @@ func TestPresence(t *testing.T) {
 	if h.hub.Online("app1", "alice") {
 		t.Error("Online(alice) = true after her last connection closed")
 	}
-	// Both Accept calls have returned, so every report has been made.
+	// Both connections have ended, so every report has been made.
 	if got := p.all(); len(got) != 2 {
 		t.Errorf("presence reports = %+v, want exactly online then offline", got)
 	}
@@ -349,12 +349,12 @@ func TestShutdown(t *testing.T) {
 	if err := h.hub.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	// Shutdown has waited for both Accept calls.
+	// Shutdown has waited for both connections.
 	h.hub.mu.RLock()
 	active := h.hub.active
 	h.hub.mu.RUnlock()
 	if active != 0 {
-		t.Errorf("%d Accept calls still running after Shutdown returned", active)
+		t.Errorf("%d connections still running after Shutdown returned", active)
 	}
 	for range 2 {
 		r := <-results
@@ -407,8 +407,8 @@ func TestShutdownDeadlineCancelsSender(t *testing.T) {
 		t.Fatal("Sender not called")
 	}
 
-	// The close handshake completes, but Accept cannot return while the
-	// Sender blocks; when the deadline passes Shutdown cancels it.
+	// The close handshake completes, but the connection cannot end while
+	// the Sender blocks; when the deadline passes Shutdown cancels it.
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if err := h.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -428,6 +428,39 @@ func TestShutdownDeadlineCancelsSender(t *testing.T) {
 			t.Errorf("got a reply %s after the close", f.raw)
 		}
 	}
+}
+
+// TestFailedSocketCancelsSender has the client vanish while its Sender call
+// blocks: the next ping fails on the dead socket, and the call's context
+// must be cancelled.
+func TestFailedSocketCancelsSender(t *testing.T) {
+	t.Parallel()
+	called := make(chan struct{})
+	cancelled := make(chan error, 1)
+	sender := senderFunc(func(ctx context.Context, _, _ string, _ json.RawMessage) (any, error) {
+		close(called)
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	h := newHarness(t, Config{PingInterval: 10 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, sender, nil)
+	c := h.dial("app1", "alice")
+	c.send(`{"type":"message","id":"m1","data":{}}`)
+	select {
+	case <-called:
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender not called")
+	}
+	_ = c.ws.CloseNow()
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Sender context ended with %v, want Canceled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Sender context not cancelled after the socket failed")
+	}
+	h.waitReturned(1)
 }
 
 func TestPlainHTTPRequestRejected(t *testing.T) {
@@ -538,6 +571,49 @@ func TestPingKeepsResponsiveAndDropsDeadPeer(t *testing.T) {
 	}
 	if got := recv(t, frames); !bytes.Equal(got.raw, frame) {
 		t.Errorf("got %s, want %s", got.raw, frame)
+	}
+}
+
+// TestStuckWriteTimesOut has a client that stops reading while its queue
+// stays short: the writer blocks on the full socket, and WriteTimeout must
+// end the connection (no slow-consumer close: the queue never fills).
+func TestStuckWriteTimesOut(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{WriteTimeout: 100 * time.Millisecond, SendBuffer: 1000}, nil, nil)
+	h.dial("app1", "stuck") // reads the connected frame, then nothing
+
+	big := mustEncode(t, "message", strings.Repeat("x", 1<<20))
+	for i := 0; h.hub.Online("app1", "stuck"); i++ {
+		if i == 500 {
+			t.Fatal("still online after 500 MiB: the write never timed out")
+		}
+		h.hub.Publish("app1", []string{"stuck"}, big)
+		waitFor(t, "the writer to take the frame", func() bool { return h.queued("app1", "stuck") == 0 })
+	}
+	h.waitReturned(1)
+}
+
+// TestLibraryWritesAfterOurs checks that the write deadline of the hub's
+// writes does not outlive them: the library's own answer to a client ping,
+// written after the deadline of the last frame has passed, still goes out.
+func TestLibraryWritesAfterOurs(t *testing.T) {
+	t.Parallel()
+	const timeout = 50 * time.Millisecond
+	h := newHarness(t, Config{WriteTimeout: timeout}, nil, nil)
+	c := h.dialNoHello("app1", "alice", nil)
+	frames := readInBackground(t, c)
+	if f := recv(t, frames); f.Type != "connected" {
+		t.Fatalf("first frame = %s", f.raw)
+	}
+	written := time.Now()
+	waitFor(t, "the deadline of the last write to pass", func() bool { return time.Since(written) > 3*timeout })
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		t.Fatalf("ping the server: %v", err)
+	}
+	if !h.hub.Online("app1", "alice") {
+		t.Error("connection dropped")
 	}
 }
 
