@@ -91,7 +91,7 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DB, store.Options{Logger: log})
+	db, err := store.Open(ctx, cfg.DB, store.Options{Logger: log, Serve: true})
 	if err != nil {
 		return nil, err
 	}

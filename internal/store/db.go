@@ -81,6 +81,8 @@ type DB struct {
 	stop      chan struct{}
 	done      chan struct{}
 
+	serveLock *os.File // SQLite: held while serving (Options.Serve)
+
 	// Several nodes (PostgreSQL): see cluster.go.
 	pgURL string
 	maint maintenanceLock
@@ -111,6 +113,11 @@ type Options struct {
 	// MustExist refuses to create a new SQLite file (for commands that
 	// read an existing database, such as copy).
 	MustExist bool
+	// Serve marks the process that serves the database. On SQLite only
+	// one may: its delivery engine keeps what is in flight in memory
+	// (docs/decisions/delivery-claims.md). A second one fails to open.
+	// Other commands (apps create, admin) may run beside it.
+	Serve bool
 }
 
 // Engine returns "sqlite" or "postgres".
@@ -172,6 +179,13 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Serve {
+		if db.serveLock, err = lockServer(loc); err != nil {
+			db.write.Close()
+			db.read.Close()
+			return nil, err
+		}
+	}
 	db.readers = newReaderPool(db.read, readConns)
 	return db, nil
 }
@@ -181,7 +195,16 @@ func (db *DB) closeConns() error {
 		return db.write.Close()
 	}
 	db.readers.close()
-	return errors.Join(db.write.Close(), db.read.Close())
+	err := errors.Join(db.write.Close(), db.read.Close())
+	db.releaseServeLock()
+	return err
+}
+
+func (db *DB) releaseServeLock() {
+	if db.serveLock != nil {
+		db.serveLock.Close() // drops the lock; the file stays for the next server
+		db.serveLock = nil
+	}
 }
 
 // Close stops the writer after the requests already queued and closes the

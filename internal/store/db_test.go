@@ -685,3 +685,31 @@ func BenchmarkInsertMessage(b *testing.B) {
 		})
 	}
 }
+
+// TestOneServerPerSQLiteFile: a second serving process on one SQLite file
+// is refused with a clear error (its engine would attempt the deliveries
+// the first has in flight); other commands may open it meanwhile, and the
+// lock goes with the first server.
+func TestOneServerPerSQLiteFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.URL(t, "sqlite")
+	first, err := Open(ctx, url, Options{Serve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, url, Options{Serve: true}); err == nil || !strings.Contains(err.Error(), "another parley serve is using") {
+		t.Fatalf("second server: %v, want a refusal", err)
+	}
+	other, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatalf("a command beside the server: %v", err)
+	}
+	other.Close()
+	first.Close()
+	again, err := Open(ctx, url, Options{Serve: true})
+	if err != nil {
+		t.Fatalf("server after the first closed: %v", err)
+	}
+	again.Close()
+}
