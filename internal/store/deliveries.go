@@ -215,12 +215,13 @@ func (tx *Tx) leasesPerBot(ctx context.Context, nowMs int64, busy map[BotKey]int
 // delivery or a failing bot's probe comes due, or 0 when nothing will.
 // Deliveries due already are not considered: the engine has seen them,
 // and what holds them back (a lane or slot in flight) frees itself with a
-// wake-up. Both parts are index seeks or small: the deliveries part reads
-// one entry of deliveries_pending, however long the queue.
+// wake-up. Only lane heads can come due (the rest wait behind them). Both
+// parts are index seeks or small: the deliveries part reads one entry of
+// deliveries_heads, however long the queue.
 func (tx *Tx) NextDueAt(ctx context.Context, nowMs int64) (int64, error) {
 	var at sql.NullInt64
 	err := tx.q.QueryRowContext(ctx, `SELECT min(t) FROM (
-		SELECT min(next_attempt_at) AS t FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?
+		SELECT min(next_attempt_at) AS t FROM deliveries WHERE state = 'pending' AND head = 1 AND next_attempt_at > ?
 		UNION ALL
 		SELECT min(next_probe_at) FROM bots WHERE health_state = 'failing' AND next_probe_at > ?) AS due_times`, nowMs, nowMs).Scan(&at)
 	return at.Int64, translate("next due delivery", err)
