@@ -191,8 +191,10 @@ func fillEveryTable(t *testing.T, db *DB) {
 					RequestHeaders: map[string]string{"webhook-id": "msg_1"}, ResponseBody: "ok"}, State: chat.DeliverySucceeded})
 			},
 			func() error {
-				return tx.InsertRealtimeEvents(ctx, []RealtimeEvent{{AppID: "app1", UIDs: []string{"alice"}, Frame: []byte(`{"type":"message"}`)}})
+				return tx.InsertRealtimeEvents(ctx, []RealtimeEvent{{AppID: "app1", UIDs: []string{"alice"}, Frame: []byte(`{"type":"message"}`)},
+					{AppID: "app1", ToApp: true, Frame: []byte(`{"type":"presence"}`)}})
 			},
+			func() error { return tx.AddPresence(ctx, "app1", "alice", "node-a", 13000) },
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
@@ -202,6 +204,9 @@ func fillEveryTable(t *testing.T, db *DB) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RenewNode(ctx, "node-a", 13000, 43000); err != nil {
 		t.Fatal(err)
 	}
 }
