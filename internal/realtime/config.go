@@ -52,6 +52,10 @@ const (
 	// stopped), so a slow presence store delays that connection only; when the
 	// timeout passes the callback's context is cancelled and the hub moves on.
 	presenceTimeout = 5 * time.Second
+	// presenceRetry is how often presence reports that failed (the store
+	// was unreachable) are made again: a user's status may be wrong for
+	// that long after the store is back.
+	presenceRetry = 2 * time.Second
 )
 
 // Close reasons sent to clients. Fixed strings: the reason is limited to 123

@@ -113,15 +113,17 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	}
 	c.logger().Debug("realtime: connection opened")
 
+	// Presence is recorded before the writer starts: once the client has
+	// its connected frame, every node shows the user available.
+	h.syncPresence(c.user, false)
 	go c.writeLoop()
-	h.syncPresence(userKey{appID, uid}, c.user)
 
 	c.readLoop()
 	<-c.writerDone
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
 	h.forget(c)
-	h.syncPresence(userKey{appID, uid}, c.user)
+	h.syncPresence(c.user, false)
 	c.logger().Debug("realtime: connection closed")
 }
 

@@ -198,23 +198,44 @@ type presenceEvent struct {
 	at         time.Time
 }
 
-// presenceRecorder records presence reports in order.
+// presenceRecorder records presence reports in order. While failing is
+// set, it records nothing and answers an error (an unreachable store).
 type presenceRecorder struct {
-	mu     sync.Mutex
-	events []presenceEvent
-	ch     chan presenceEvent
+	mu      sync.Mutex
+	events  []presenceEvent
+	ch      chan presenceEvent
+	failing bool
+	failed  int // reports answered with an error
 }
 
 func newPresenceRecorder() *presenceRecorder {
 	return &presenceRecorder{ch: make(chan presenceEvent, 10000)}
 }
 
-func (p *presenceRecorder) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) {
+func (p *presenceRecorder) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) error {
 	e := presenceEvent{appID, uid, online, at}
 	p.mu.Lock()
+	if p.failing {
+		p.failed++
+		p.mu.Unlock()
+		return errors.New("store unreachable")
+	}
 	p.events = append(p.events, e)
 	p.mu.Unlock()
 	p.ch <- e
+	return nil
+}
+
+func (p *presenceRecorder) setFailing(f bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing = f
+}
+
+func (p *presenceRecorder) failures() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
 }
 
 func (p *presenceRecorder) all() []presenceEvent {
