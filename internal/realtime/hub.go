@@ -46,11 +46,11 @@ type Hub struct {
 	apps    map[string]map[string]*user // live connections by app and uid; see user
 	pending map[userKey]*user           // users whose last presence report failed
 	all     map[*conn]struct{}          // every connection from registration until Accept returns
-	nconns  int                // registered connections
-	nusers  int                // users with at least one registered connection
-	active  int                // Accept calls that have not returned
-	closed  bool               // Shutdown has begun; no new connections
-	drained chan struct{}      // closed once closed && active == 0
+	nconns  int                         // registered connections
+	nusers  int                         // users with at least one registered connection
+	active  int                         // Accept calls that have not returned
+	closed  bool                        // Shutdown has begun; no new connections
+	drained chan struct{}               // closed once closed && active == 0
 }
 
 type userKey struct{ appID, uid string }
