@@ -142,7 +142,7 @@ func TestCluster(t *testing.T) {
 	defer readers.Wait()
 	defer cancel()
 	for _, w := range watchers {
-		u := "ws" + strings.TrimPrefix(procs[w.node].base, "http") + "/v3/ws?appId=" + appID + "&authToken=" + tokens[w.uid]
+		u := "ws" + strings.TrimPrefix(procs[w.node].base, "http") + "/v3/ws?appId=" + appID + "&authToken=" + tokens[w.uid] + "&presence=all"
 		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 		c, _, err := websocket.Dial(dctx, u, nil)
 		dcancel()

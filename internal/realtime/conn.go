@@ -20,6 +20,9 @@ type conn struct {
 	appID string
 	uid   string
 	id    uint64 // for logs
+	// presence: the client asked for the app's presence frames
+	// (AcceptWith); PublishApp writes to such connections only.
+	presence bool
 
 	// ctx carries the upgrade request's values (not its cancellation) to
 	// Sender calls. It is cancelled when the reader or writer fails or
@@ -66,6 +69,12 @@ type conn struct {
 //
 // After Shutdown has begun it answers 503 without upgrading.
 func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) {
+	h.AcceptWith(w, r, appID, uid, false)
+}
+
+// AcceptWith is Accept for a client that chose whether to receive the
+// presence frames of every user of the app (PublishApp).
+func (h *Hub) AcceptWith(w http.ResponseWriter, r *http.Request, appID, uid string, presence bool) {
 	if !h.enter() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
@@ -90,6 +99,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 		appID:      appID,
 		uid:        uid,
 		id:         id,
+		presence:   presence,
 		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}

@@ -45,7 +45,11 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 		// A value the API layer might attach (a request id); the hub must
 		// pass request values on to the Sender.
 		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, "req-"+q.Get("uid")))
-		h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
+		if q.Has("presence") {
+			h.hub.AcceptWith(w, r, q.Get("app"), q.Get("uid"), true)
+		} else {
+			h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
+		}
 		h.returned <- struct{}{}
 	}))
 	// Cleanups run last-registered first: clients close (dial registers
@@ -64,6 +68,24 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 func (h *harness) url(app, uid string) string {
 	q := url.Values{"app": {app}, "uid": {uid}}
 	return "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/?" + q.Encode()
+}
+
+// dialPresence is dial for a client subscribed to the app's presence.
+func (h *harness) dialPresence(app, uid string) *client {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), waitTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, h.url(app, uid)+"&presence", nil)
+	if err != nil {
+		h.t.Fatalf("dial %s/%s: %v", app, uid, err)
+	}
+	ws.SetReadLimit(-1)
+	h.t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &client{t: h.t, ws: ws}
+	if f := c.next(); f.Type != "connected" {
+		h.t.Fatalf("first frame type = %q, want connected", f.Type)
+	}
+	return c
 }
 
 // dial connects as app/uid and consumes the connected frame.

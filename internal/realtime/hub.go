@@ -102,28 +102,33 @@ func (h *Hub) Publish(appID string, uids []string, frame []byte) {
 		if u == nil {
 			continue
 		}
-		slow = u.enqueue(frame, slow)
+		slow = u.enqueue(frame, slow, false)
 	}
 	h.mu.RUnlock()
 	h.dropSlow(slow)
 }
 
-// PublishApp queues frame for every live connection of appID, as Publish
-// does for listed users.
+// PublishApp queues frame for every live connection of appID whose client
+// subscribed to the app's presence (AcceptWith), as Publish does for
+// listed users.
 func (h *Hub) PublishApp(appID string, frame []byte) {
 	var slow []*conn
 	h.mu.RLock()
 	for _, u := range h.apps[appID] {
-		slow = u.enqueue(frame, slow)
+		slow = u.enqueue(frame, slow, true)
 	}
 	h.mu.RUnlock()
 	h.dropSlow(slow)
 }
 
-// enqueue queues frame for u's connections and appends to slow those
-// whose queue is full. Hub.mu must be held.
-func (u *user) enqueue(frame []byte, slow []*conn) []*conn {
+// enqueue queues frame for u's connections (only those subscribed to
+// presence, with presenceOnly) and appends to slow those whose queue is
+// full. Hub.mu must be held.
+func (u *user) enqueue(frame []byte, slow []*conn, presenceOnly bool) []*conn {
 	for _, c := range u.conns {
+		if presenceOnly && !c.presence {
+			continue
+		}
 		if !c.enqueue(frame) {
 			slow = append(slow, c)
 		}

@@ -319,15 +319,17 @@ func TestPresence(t *testing.T) {
 }
 
 // TestPublishApp: a frame for an app reaches every connection of that
-// app's users, and none of another app.
+// app subscribed to presence, and none of another app or unsubscribed.
 func TestPublishApp(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{}, nil, nil)
-	a1, a2 := h.dial("app1", "alice"), h.dial("app1", "alice")
-	b := h.dial("app1", "bob")
-	other := h.dial("app2", "alice")
+	a1, a2 := h.dialPresence("app1", "alice"), h.dialPresence("app1", "alice")
+	b := h.dialPresence("app1", "bob")
+	quiet := h.dial("app1", "bob")
+	other := h.dialPresence("app2", "alice")
 	h.hub.PublishApp("app1", []byte(`{"type":"presence","data":1}`))
 	h.hub.Publish("app2", []string{"alice"}, []byte(`{"type":"marker","data":null}`))
+	h.hub.Publish("app1", []string{"bob"}, []byte(`{"type":"marker","data":null}`))
 	for name, c := range map[string]*client{"alice 1": a1, "alice 2": a2, "bob": b} {
 		if f := c.next(); f.Type != "presence" {
 			t.Errorf("%s got %q, want the app's frame", name, f.Type)
@@ -335,6 +337,9 @@ func TestPublishApp(t *testing.T) {
 	}
 	if f := other.next(); f.Type != "marker" {
 		t.Errorf("a user of another app got %q before the marker", f.Type)
+	}
+	if f := quiet.next(); f.Type != "marker" {
+		t.Errorf("a connection not subscribed to presence got %q before the marker", f.Type)
 	}
 }
 

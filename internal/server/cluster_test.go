@@ -82,7 +82,7 @@ func TestClusterPresence(t *testing.T) {
 	tokens := a.users("alice", "carol", "dave")
 	a.user("sys")
 	// Watchers: carol on node 0, dave on node 1.
-	carol, dave := a.dial(tokens["carol"]), b.dial(tokens["dave"])
+	carol, dave := a.dialPresence(tokens["carol"]), b.dialPresence(tokens["dave"])
 	watchers := map[string]*ws{"carol": carol, "dave": dave}
 	marker := 0
 	// events returns, for each watcher, the presence statuses of alice
@@ -222,7 +222,7 @@ func TestClusterPresenceOfDeadNode(t *testing.T) {
 	db := a.srv.DB
 	tokens := a.users("alice", "bob", "carol")
 	a.user("sys")
-	carol := a.dial(tokens["carol"])
+	carol := a.dialPresence(tokens["carol"])
 	a.dial(tokens["bob"]) // bob is also connected to a live node
 
 	// A node "ghost" with alice and bob, alive for an hour.

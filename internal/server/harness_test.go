@@ -263,9 +263,22 @@ type ws struct {
 // dial opens the real-time connection of a user.
 func (e *env) dial(token string) *ws {
 	e.t.Helper()
+	return e.dialQuery(token, "")
+}
+
+// dialPresence opens a real-time connection subscribed to the presence of
+// the app's users.
+func (e *env) dialPresence(token string) *ws {
+	e.t.Helper()
+	return e.dialQuery(token, "&presence=all")
+}
+
+// dialQuery is dial with more query parameters.
+func (e *env) dialQuery(token, query string) *ws {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(e.base, "http") + "/v3/ws?appId=" + e.appID + "&authToken=" + token
+	u := "ws" + strings.TrimPrefix(e.base, "http") + "/v3/ws?appId=" + e.appID + "&authToken=" + token + query
 	c, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)

@@ -60,10 +60,11 @@ func TestWebSocketPresenceEvents(t *testing.T) {
 	e := start(t)
 	tokens := e.users("alice", "carol")
 	e.user("sys")
-	carol := e.dial(tokens["carol"])
+	carol := e.dialPresence(tokens["carol"])
 	if f := carol.presenceOf("carol"); f.status != "available" {
 		t.Fatalf("carol's own presence: %+v", f)
 	}
+	quiet := e.dial(tokens["carol"]) // not subscribed to presence
 	a1 := e.dial(tokens["alice"])
 	on := carol.presenceOf("alice")
 	if on.status != "available" || on.lastActiveAt == 0 {
@@ -79,6 +80,15 @@ func TestWebSocketPresenceEvents(t *testing.T) {
 	e.say("sys", "carol", "marker")
 	if got := carol.presenceUntil("alice", "marker"); len(got) != 0 {
 		t.Fatalf("more presence frames for alice: %v", got)
+	}
+	quiet.noneBefore("presence", "marker")
+	// Only "all" is a presence subscription; anything else is refused
+	// before the upgrade.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/v3/ws?appId="+e.appID+"&authToken="+tokens["alice"]+"&presence=friends", nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("presence=friends: %v %v", res, err)
 	}
 	u := e.must("GET", "/v3/users/alice", nil, nil).Data()
 	if u["status"] != "offline" || int64(u["lastActiveAt"].(float64)) != off.lastActiveAt {
