@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,9 +12,22 @@ import (
 	"parley/internal/store/storetest"
 )
 
-type countingAnnouncer struct{ n int }
+type countingAnnouncer struct {
+	mu sync.Mutex
+	n  int
+}
 
-func (a *countingAnnouncer) Reannounce() { a.n++ }
+func (a *countingAnnouncer) Reannounce(context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+}
+
+func (a *countingAnnouncer) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
 
 // TestNodeEndsDeadNodesAfterALease: a node ends the presence of nodes
 // whose lease ran out only once its own heartbeats have succeeded for a
@@ -64,8 +79,8 @@ func TestNodeEndsDeadNodesAfterALease(t *testing.T) {
 	if exists("dead") {
 		t.Fatal("the dead node was not ended")
 	}
-	if hub.n != 0 {
-		t.Fatalf("reannounced %d times while registered", hub.n)
+	if c := hub.count(); c != 0 {
+		t.Fatalf("reannounced %d times while registered", c)
 	}
 	// Taken for dead by another node: the next heartbeat registers anew
 	// and reannounces.
@@ -76,7 +91,8 @@ func TestNodeEndsDeadNodesAfterALease(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.runOnce(ctx)
-	if hub.n != 1 || !exists("me") {
-		t.Fatalf("after being ended: reannounced %d times, registered %v", hub.n, exists("me"))
+	n.announcing.Wait()
+	if c := hub.count(); c != 1 || !exists("me") {
+		t.Fatalf("after being ended: reannounced %d times, registered %v", c, exists("me"))
 	}
 }

@@ -389,8 +389,9 @@ func (h *Hub) RetryPresence() int {
 
 // Reannounce reports every user with a live connection online again,
 // whatever was reported before: the store lost what this hub told it (in
-// a cluster, the node was taken for dead and its presence ended).
-func (h *Hub) Reannounce() {
+// a cluster, the node was taken for dead and its presence ended). It
+// stops early when ctx ends.
+func (h *Hub) Reannounce(ctx context.Context) {
 	h.mu.RLock()
 	var users []*user
 	for _, us := range h.apps {
@@ -400,6 +401,9 @@ func (h *Hub) Reannounce() {
 	}
 	h.mu.RUnlock()
 	for _, u := range users {
+		if ctx.Err() != nil {
+			return
+		}
 		h.syncPresence(u, true)
 	}
 }

@@ -433,7 +433,7 @@ func TestReannounce(t *testing.T) {
 	}
 	h.waitReturned(1)
 	before := len(p.all())
-	h.hub.Reannounce()
+	h.hub.Reannounce(t.Context())
 	got := p.all()[before:]
 	seen := map[string]bool{}
 	for _, e := range got {
