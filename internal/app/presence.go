@@ -148,7 +148,8 @@ func (a *App) RenewNode(ctx context.Context) (registered bool, err error) {
 // their rows are deleted, and each of their users left without a live row
 // goes offline (lastActiveAt: the later of the node's last heartbeat and
 // the user's arrival there; a presence event), once. It returns how many
-// nodes it ended. The node whose maintenance turn it is calls it.
+// nodes it ended. The node whose maintenance turn it is calls it; it never
+// ends itself.
 func (a *App) EndDeadNodes(ctx context.Context) (int, error) {
 	var dead []store.Node
 	err := a.read(ctx, func(tx *store.Tx) error {
@@ -161,6 +162,9 @@ func (a *App) EndDeadNodes(ctx context.Context) (int, error) {
 	}
 	ended := 0
 	for _, n := range dead {
+		if n.ID == a.cfg.Node {
+			continue // this node lives: its lease lapsed while its heartbeats failed
+		}
 		ok, err := a.endNode(ctx, n.ID, false)
 		if err != nil {
 			return ended, err

@@ -55,8 +55,10 @@ func TestNodeEndsDeadNodesAfterALease(t *testing.T) {
 	n.healthySince = now
 
 	past := time.Now().Add(-time.Hour).UnixMilli()
-	if _, err := db.RenewNode(ctx, "dead", past, past+1000); err != nil {
-		t.Fatal(err)
+	for _, node := range []string{"dead", "me"} { // its own lease lapsed too
+		if _, err := db.RenewNode(ctx, node, past, past+1000); err != nil {
+			t.Fatal(err)
+		}
 	}
 	exists := func(node string) bool {
 		t.Helper()
@@ -74,7 +76,21 @@ func TestNodeEndsDeadNodesAfterALease(t *testing.T) {
 	if !exists("dead") {
 		t.Fatal("a dead node was ended by a node healthy for less than a lease")
 	}
+	// Ends the dead node, never itself (its heartbeat renewed it anyway;
+	// lapse it again first).
 	now = now.Add(cfg.NodeLease)
+	if _, err := db.RenewNode(ctx, "me", past, past+1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.EndDeadNodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists("dead") || !exists("me") {
+		t.Fatalf("after ending dead nodes: dead %v, me %v", exists("dead"), exists("me"))
+	}
+	if _, err := db.RenewNode(ctx, "dead", past, past+1000); err != nil {
+		t.Fatal(err)
+	}
 	n.runOnce(ctx)
 	if exists("dead") {
 		t.Fatal("the dead node was not ended")
