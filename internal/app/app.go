@@ -20,7 +20,7 @@ type Publisher interface {
 	// Publish sends an encoded frame to every live connection of the uids.
 	Publish(appID string, uids []string, frame []byte)
 	// PublishApp sends an encoded frame to every live connection of the
-	// app.
+	// app that subscribed to app-wide presence.
 	PublishApp(appID string, frame []byte)
 	// Online reports whether the user has a live connection (to this
 	// process).
@@ -122,14 +122,15 @@ type event struct {
 	typ   string
 	data  any
 	uids  []string
-	toApp bool // for every connection of the app, not uids
+	toApp bool // for the app's connections subscribed to presence, not uids
 }
 
 func (fx *effects) publish(appID, typ string, data any, uids []string) {
 	fx.events = append(fx.events, event{appID: appID, typ: typ, data: data, uids: uids})
 }
 
-// publishApp queues an event for every connection of the app.
+// publishApp queues an event for every connection of the app subscribed
+// to presence.
 func (fx *effects) publishApp(appID, typ string, data any) {
 	fx.events = append(fx.events, event{appID: appID, typ: typ, data: data, toApp: true})
 }

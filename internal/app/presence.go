@@ -37,7 +37,8 @@ var errNodeGone = errors.New("app: presence: this node was taken for dead; it re
 // SetPresence records that uid's first connection to this node opened
 // (online) or its last one closed, at at. When that changes the user's
 // status across the installation, it updates lastActiveAt and publishes a
-// presence event to every connection of the app. An error means nothing
+// presence event to the app's connections subscribed to presence. An
+// error means nothing
 // was recorded: the hub reports again later.
 func (a *App) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) error {
 	if !a.db.Clustered() {
@@ -81,7 +82,7 @@ func (a *App) SetPresence(ctx context.Context, appID, uid string, online bool, a
 }
 
 // presenceChanged records a transition of uid's status: lastActiveAt, and
-// the event for every connection of the app.
+// the event for the app's connections subscribed to presence.
 func (a *App) presenceChanged(ctx context.Context, tx *store.Tx, fx *effects, appID, uid string, online bool, at int64) error {
 	if err := tx.SetLastActive(ctx, appID, uid, at); err != nil {
 		return err
