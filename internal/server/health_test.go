@@ -38,7 +38,8 @@ func TestReadyWhenSchemaDiffers(t *testing.T) {
 	e, _ := startOn(t, url, nil, Options{})
 	driver, dsn := "pgx", url
 	if engine == storetest.SQLite {
-		driver, dsn = "sqlite", strings.TrimPrefix(url, "sqlite:")
+		// The server writes too: wait for its lock as it does.
+		driver, dsn = "sqlite", "file:"+strings.TrimPrefix(url, "sqlite:")+"?_pragma=busy_timeout(10000)"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
