@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,28 +22,41 @@ import (
 
 // TestCluster runs three `parley serve` processes on one PostgreSQL
 // database. Users send messages to three bots (one to one) and to a group
-// with the bots and WebSocket watchers, through all three nodes in turn;
-// one node is killed with SIGKILL half-way and the rest goes through the
-// survivors. Every acknowledged message reaches every bot it should, in
-// order per conversation, duplicates only with the same webhook-id, and
-// every watcher on a surviving node receives every acknowledged group
-// message.
+// with the bots and WebSocket watchers, through all three nodes in turn,
+// and keep a slow bot busy in several conversations; one node is killed
+// with SIGKILL half-way, while it is attempting deliveries to the slow
+// bot, and the rest goes through the survivors. Every acknowledged message
+// reaches every bot it should, in order per conversation, duplicates only
+// with the same webhook-id; the deliveries the killed node was attempting
+// are taken over after their lease and delivered by another node, with
+// the same webhook-id; every watcher on a surviving node receives every
+// acknowledged group message; the killed node's watchers go offline once
+// its node lease runs out, with one presence frame each on the survivors.
 func TestCluster(t *testing.T) {
 	db := storetest.URL(t, storetest.Postgres) // skipped without PARLEY_TEST_POSTGRES
-	// A short lease past the bots' 2 s timeout: the killed node's leased
-	// deliveries are taken over within seconds.
+	// A short lease past the bots' timeouts: the killed node's leased
+	// deliveries are taken over within seconds, and so is its presence.
 	t.Setenv("PARLEY_DELIVERY_LEASE", "2s")
+	t.Setenv("PARLEY_NODE_LEASE", "3s")
 	const (
 		nodes     = 3
 		killed    = 1
 		perSender = 40
+		slowDelay = 1500 * time.Millisecond // the slow bot's work per callback, under its 5 s timeout
 	)
-	args := []string{"--webhook-allow", "127.0.0.0/8"}
-	procs := []*proc{startBinary(t, db, args...)}
-	appID, key := procs[0].keys(t)
-	for range nodes - 1 {
-		procs = append(procs, startBinary(t, db, args...))
+	args := func(n int) []string {
+		return []string{"--webhook-allow", "127.0.0.0/8", "--node", fmt.Sprintf("node%d", n)}
 	}
+	procs := []*proc{startBinary(t, db, args(0)...)}
+	appID, key := procs[0].keys(t)
+	for n := 1; n < nodes; n++ {
+		procs = append(procs, startBinary(t, db, args(n)...))
+	}
+	sqlDB, err := sql.Open("pgx", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
 	must := func(p *proc, path, body string, h ...string) []byte {
 		t.Helper()
 		code, b, err := request("POST", p.base, appID, key, path, body, h...)
@@ -72,16 +87,28 @@ func TestCluster(t *testing.T) {
 		must(p, "/v3/users", `{"uid":"`+b+`","name":"Bot"}`)
 		must(p, "/v3/bots", `{"uid":"`+b+`","webhookURL":"`+srv.URL+`/hook","enabled":true,"groupChatSetting":"allMessages","timeoutSeconds":2}`)
 	}
+	// The slow bot: each callback takes slowDelay, so that a node always
+	// has attempts to it in flight. It notes the callbacks cut off before
+	// it answered (their node died).
+	slow := newSlowBot()
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slow.serve(t, w, r, slowDelay)
+	}))
+	t.Cleanup(slowSrv.Close)
+	must(procs[2], "/v3/users", `{"uid":"slowbot","name":"Slow"}`)
+	must(procs[2], "/v3/bots", `{"uid":"slowbot","webhookURL":"`+slowSrv.URL+`/hook","enabled":true,"timeoutSeconds":5}`)
+	slowSenders := []string{"sa", "sb", "sc", "sd", "se", "sf"}
 	senders := []string{"ann", "ben", "cat"}
-	for _, u := range senders {
+	for _, u := range append(append([]string{}, senders...), slowSenders...) {
 		must(procs[0], "/v3/users", `{"uid":"`+u+`","name":"U"}`)
 	}
 	// Watchers: two per node, members of the group.
 	type watcher struct {
-		uid  string
-		node int
-		mu   sync.Mutex
-		got  map[string]bool // texts of message frames
+		uid      string
+		node     int
+		mu       sync.Mutex
+		got      map[string]bool     // texts of message frames
+		presence map[string][]string // statuses of presence frames, by uid
 	}
 	var watchers []*watcher
 	tokens := map[string]string{}
@@ -98,7 +125,7 @@ func TestCluster(t *testing.T) {
 				t.Fatalf("token of %s: %s", uid, b)
 			}
 			tokens[uid] = r.Data.AuthToken
-			watchers = append(watchers, &watcher{uid: uid, node: n, got: map[string]bool{}})
+			watchers = append(watchers, &watcher{uid: uid, node: n, got: map[string]bool{}, presence: map[string][]string{}})
 		}
 	}
 	members := append(append([]string{}, senders...), bots...)
@@ -115,7 +142,7 @@ func TestCluster(t *testing.T) {
 	defer readers.Wait()
 	defer cancel()
 	for _, w := range watchers {
-		u := "ws" + strings.TrimPrefix(procs[w.node].base, "http") + "/v3/ws?appId=" + appID + "&authToken=" + tokens[w.uid]
+		u := "ws" + strings.TrimPrefix(procs[w.node].base, "http") + "/v3/ws?appId=" + appID + "&authToken=" + tokens[w.uid] + "&presence=all"
 		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 		c, _, err := websocket.Dial(dctx, u, nil)
 		dcancel()
@@ -135,16 +162,24 @@ func TestCluster(t *testing.T) {
 				var f struct {
 					Type string `json:"type"`
 					Data struct {
-						Data struct {
+						UID    string `json:"uid"`
+						Status string `json:"status"`
+						Data   struct {
 							Text string `json:"text"`
 						} `json:"data"`
 					} `json:"data"`
 				}
-				if json.Unmarshal(b, &f) == nil && f.Type == "message" {
-					w.mu.Lock()
-					w.got[f.Data.Data.Text] = true
-					w.mu.Unlock()
+				if json.Unmarshal(b, &f) != nil {
+					continue
 				}
+				w.mu.Lock()
+				switch f.Type {
+				case "message":
+					w.got[f.Data.Data.Text] = true
+				case "presence":
+					w.presence[f.Data.UID] = append(w.presence[f.Data.UID], f.Data.Status)
+				}
+				w.mu.Unlock()
 			}
 		}()
 	}
@@ -176,6 +211,36 @@ func TestCluster(t *testing.T) {
 	var halfOnce sync.Once
 	var count atomic.Int64
 	start := time.Now()
+	// The slow bot's senders: one conversation (lane) each, until the end
+	// of the test; through the node to be killed while it lives (the node
+	// that receives a message is woken at once and claims the lane's head,
+	// and a node that ends an attempt claims the lane's next one: the
+	// lanes stay on it), then through the survivors in turn.
+	slowCtx, stopSlow := context.WithCancel(ctx)
+	var slowSending sync.WaitGroup
+	defer slowSending.Wait()
+	defer stopSlow()
+	for si, u := range slowSenders {
+		slowSending.Add(1)
+		go func() {
+			defer slowSending.Done()
+			sent := 0
+			for i := 0; slowCtx.Err() == nil && i < 100; i++ {
+				n := killed
+				if dead.Load() {
+					n = (killed + 1 + (si+i)%(nodes-1)) % nodes
+				}
+				text := fmt.Sprintf("%s-%03d", u, i)
+				code, _, err := request("POST", procs[n].base, appID, key, "/v3/messages",
+					`{"receiver":"slowbot","receiverType":"user","data":{"text":"`+text+`"}}`, "onBehalfOf", u)
+				if err == nil && code == 200 {
+					sent++
+				}
+				// Keep a backlog of a few callbacks per conversation.
+				slow.waitBacklog(slowCtx, u, sent, 3)
+			}
+		}()
+	}
 	for si, u := range senders {
 		wg.Add(1)
 		go func() {
@@ -204,10 +269,34 @@ func TestCluster(t *testing.T) {
 		}()
 	}
 	<-half
-	dead.Store(true)
-	if err := procs[killed].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	// Kill the node while the slow bot is answering callbacks it leased.
+	var cutOff []string // webhook-ids the killed node was attempting
+	waitFor(t, 60*time.Second, "the node to kill attempting deliveries to the slow bot", func() bool {
+		rows, err := sqlDB.Query(`SELECT webhook_id FROM deliveries WHERE bot_uid = 'slowbot' AND state = 'pending' AND lease_owner = $1 AND lease_until > $2`,
+			fmt.Sprintf("node%d", killed), time.Now().UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cutOff = cutOff[:0]
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if slow.answering(id) {
+				cutOff = append(cutOff, id)
+			}
+		}
+		if len(cutOff) == 0 {
+			return false
+		}
+		dead.Store(true)
+		if err := procs[killed].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
 	killedAt := time.Now()
 	wg.Wait()
 	sentFor := time.Since(start)
@@ -248,6 +337,21 @@ func TestCluster(t *testing.T) {
 	}
 	waitFor(t, 90*time.Second, "every acknowledged message delivered to its bots", func() bool { return missing() == 0 })
 	allDelivered := time.Since(killedAt)
+
+	// The deliveries the killed node was attempting were cut off, then
+	// taken over and delivered by a survivor with the same webhook-id.
+	waitFor(t, 60*time.Second, "the killed node's deliveries to the slow bot taken over", func() bool {
+		slow.mu.Lock()
+		defer slow.mu.Unlock()
+		for _, id := range cutOff {
+			if !slow.cut[id] || slow.delivered[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stopSlow()
+	slowSending.Wait()
 
 	// Order per conversation and sender; duplicates carry the webhook-id
 	// of the first delivery.
@@ -299,10 +403,163 @@ func TestCluster(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%d messages acknowledged (%d to the group) in %v; node %d killed after half; %d callbacks, %d duplicates; all delivered %v after the kill",
-		len(acked), len(groupTexts), sentFor.Round(time.Millisecond), killed, callbacks, dups, allDelivered.Round(time.Millisecond))
+	// The killed node's watchers: offline through the survivors once its
+	// lease ran out, with one presence frame each on every surviving
+	// watcher.
+	for _, w := range watchers {
+		if w.node != killed {
+			continue
+		}
+		waitFor(t, 30*time.Second, w.uid+" offline through the survivors", func() bool {
+			for n, p := range procs {
+				if n == killed {
+					continue
+				}
+				_, b, err := request("GET", p.base, appID, key, "/v3/users/"+w.uid, "")
+				if err != nil || !strings.Contains(string(b), `"status":"offline"`) {
+					return false
+				}
+			}
+			return true
+		})
+		for _, o := range watchers {
+			if o.node == killed {
+				continue
+			}
+			waitFor(t, 10*time.Second, o.uid+" told that "+w.uid+" went offline", func() bool {
+				o.mu.Lock()
+				defer o.mu.Unlock()
+				ps := o.presence[w.uid]
+				return len(ps) > 0 && ps[len(ps)-1] == "offline"
+			})
+		}
+	}
+	// A marker through each survivor, then: exactly one offline frame for
+	// each of the killed node's watchers.
+	must(procs[0], "/v3/messages", `{"receiver":"team","receiverType":"group","data":{"text":"the end"}}`, "onBehalfOf", "ann")
+	waitFor(t, 10*time.Second, "the last group message", func() bool {
+		for _, w := range watchers {
+			if w.node == killed {
+				continue
+			}
+			w.mu.Lock()
+			ok := w.got["the end"]
+			w.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for _, o := range watchers {
+		if o.node == killed {
+			continue
+		}
+		o.mu.Lock()
+		for _, w := range watchers {
+			if w.node != killed {
+				continue
+			}
+			n := 0
+			for _, st := range o.presence[w.uid] {
+				if st == "offline" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s received %d offline frames for %s: %v", o.uid, n, w.uid, o.presence[w.uid])
+			}
+		}
+		o.mu.Unlock()
+	}
+
+	t.Logf("%d messages acknowledged (%d to the group) in %v; node %d killed after half with %d slow-bot deliveries in flight; %d callbacks, %d duplicates; all delivered %v after the kill",
+		len(acked), len(groupTexts), sentFor.Round(time.Millisecond), killed, len(cutOff), callbacks, dups, allDelivered.Round(time.Millisecond))
 	if len(acked) < len(senders)*perSender-len(senders) {
 		t.Errorf("only %d of %d messages acknowledged", len(acked), len(senders)*perSender)
+	}
+}
+
+// slowBot is a bot endpoint that takes a while to answer. It records the
+// callbacks it is answering, those it answered (200) and those whose
+// sender (a node) went away before the answer.
+type slowBot struct {
+	mu        sync.Mutex
+	inFlight  map[string]int    // webhook-id -> callbacks being answered
+	delivered map[string]int    // webhook-id -> callbacks answered 200
+	cut       map[string]bool   // webhook-ids of callbacks cut off
+	byText    map[string]string // text -> webhook-id of its first answered callback
+	answered  map[string]int    // sender -> texts answered
+}
+
+func newSlowBot() *slowBot {
+	return &slowBot{inFlight: map[string]int{}, delivered: map[string]int{}, cut: map[string]bool{},
+		byText: map[string]string{}, answered: map[string]int{}}
+}
+
+func (b *slowBot) serve(t *testing.T, w http.ResponseWriter, r *http.Request, delay time.Duration) {
+	id := r.Header.Get("webhook-id")
+	body, _ := io.ReadAll(r.Body)
+	var p struct {
+		Data struct {
+			Sender string `json:"sender"`
+			Data   struct {
+				Text string `json:"text"`
+			} `json:"data"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(body, &p)
+	text := p.Data.Data.Text
+	b.mu.Lock()
+	b.inFlight[id]++
+	b.mu.Unlock()
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inFlight[id]--
+	if r.Context().Err() != nil {
+		b.cut[id] = true
+		return
+	}
+	if b.delivered[id] == 0 {
+		if other, ok := b.byText[text]; ok {
+			t.Errorf("slow bot: %q delivered under webhook-ids %s and %s", text, other, id)
+		} else {
+			b.byText[text] = id
+			b.answered[p.Data.Sender]++
+		}
+	}
+	b.delivered[id]++
+	w.WriteHeader(http.StatusOK)
+}
+
+// answering reports whether a callback with webhook-id id is being
+// answered now.
+func (b *slowBot) answering(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inFlight[id] > 0
+}
+
+// waitBacklog waits, while ctx lasts, until fewer than n of the sent
+// messages of sender are unanswered.
+func (b *slowBot) waitBacklog(ctx context.Context, sender string, sent, n int) {
+	for ctx.Err() == nil {
+		b.mu.Lock()
+		backlog := sent - b.answered[sender]
+		b.mu.Unlock()
+		if backlog < n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond): // polling the endpoint's progress; bounded by ctx
+		}
 	}
 }
 

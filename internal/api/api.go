@@ -13,9 +13,10 @@ import (
 	"parley/internal/chat"
 )
 
-// Hub is the WebSocket side the API hands authenticated upgrades to.
+// Hub is the WebSocket side the API hands authenticated upgrades to;
+// presence: the client asked for the presence frames of the app's users.
 type Hub interface {
-	Accept(w http.ResponseWriter, r *http.Request, appID, uid string)
+	AcceptWith(w http.ResponseWriter, r *http.Request, appID, uid string, presence bool)
 }
 
 // Server is the REST API.
@@ -105,10 +106,19 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token = r.URL.Query().Get("authToken")
 	}
+	presence := false
+	switch r.URL.Query().Get("presence") {
+	case "":
+	case "all":
+		presence = true
+	default:
+		writeError(w, r, s.log, chat.Invalid("presence", "The presence parameter may only be \"all\" (the presence of every user of the app)."))
+		return
+	}
 	uid, err := s.app.AuthenticateToken(r.Context(), appIDOf(r), token)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	s.hub.Accept(w, r, appIDOf(r), uid)
+	s.hub.AcceptWith(w, r, appIDOf(r), uid, presence)
 }

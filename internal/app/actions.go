@@ -44,12 +44,15 @@ func (a *App) postGroupAction(ctx context.Context, tx *store.Tx, fx *effects, ap
 	forGroup.HasJoined, forGroup.Scope, forGroup.JoinedAt = false, "", 0
 
 	by := systemUser()
+	on := snapshotUser(act.on)
 	if act.by != nil {
 		by = snapshotUser(act.by)
-		a.presence(appID, by)
+		if err := a.presence(ctx, tx, appID, by, on); err != nil {
+			return nil, err
+		}
+	} else if err := a.presence(ctx, tx, appID, on); err != nil {
+		return nil, err
 	}
-	on := snapshotUser(act.on)
-	a.presence(appID, on)
 
 	m := &chat.Message{
 		ConversationID: chat.GroupConversationID(act.guid),

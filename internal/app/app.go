@@ -20,7 +20,11 @@ import (
 type Publisher interface {
 	// Publish sends an encoded frame to every live connection of the uids.
 	Publish(appID string, uids []string, frame []byte)
-	// Online reports whether the user has a live connection.
+	// PublishApp sends an encoded frame to every live connection of the
+	// app that subscribed to app-wide presence.
+	PublishApp(appID string, frame []byte)
+	// Online reports whether the user has a live connection (to this
+	// process).
 	Online(appID, uid string) bool
 }
 
@@ -39,11 +43,17 @@ type Config struct {
 	// SecretRotationWindow is how long the previous signing secret keeps
 	// being used beside the new one after a rotation.
 	SecretRotationWindow time.Duration
+	// Node names this process among the nodes of a cluster (its presence
+	// rows and lease); NodeLease is how long the node counts as alive
+	// after its last heartbeat (presence.go). Unused on SQLite.
+	Node      string
+	NodeLease time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{MaxAuthTokens: 100, HopLimit: chat.DefaultHopLimit, SecretRotationWindow: 24 * time.Hour}
+	return Config{MaxAuthTokens: 100, HopLimit: chat.DefaultHopLimit, SecretRotationWindow: 24 * time.Hour,
+		Node: "node", NodeLease: DefaultNodeLease}
 }
 
 // Notifier is woken after a commit that queued deliveries (the delivery
@@ -82,6 +92,7 @@ func (nopNotifier) Wake() {}
 type nopPublisher struct{}
 
 func (nopPublisher) Publish(string, []string, []byte) {}
+func (nopPublisher) PublishApp(string, []byte)        {}
 func (nopPublisher) Online(string, string) bool       { return false }
 
 // Caller is who makes a request: an app, the key's scope and, with
@@ -115,10 +126,17 @@ type event struct {
 	typ   string
 	data  any
 	uids  []string
+	toApp bool // for the app's connections subscribed to presence, not uids
 }
 
 func (fx *effects) publish(appID, typ string, data any, uids []string) {
 	fx.events = append(fx.events, event{appID: appID, typ: typ, data: data, uids: uids})
+}
+
+// publishApp queues an event for every connection of the app subscribed
+// to presence.
+func (fx *effects) publishApp(appID, typ string, data any) {
+	fx.events = append(fx.events, event{appID: appID, typ: typ, data: data, toApp: true})
 }
 
 // write runs fn in a write transaction, then its effects.
@@ -154,7 +172,7 @@ func (a *App) outbox(ctx context.Context, tx *store.Tx, fx *effects) error {
 			a.log.Error("app: encode event", "type", ev.typ, "err", err)
 			continue
 		}
-		evs = append(evs, store.RealtimeEvent{AppID: ev.appID, UIDs: ev.uids, Frame: frame})
+		evs = append(evs, store.RealtimeEvent{AppID: ev.appID, UIDs: ev.uids, ToApp: ev.toApp, Frame: frame})
 	}
 	fx.events = nil // published by the fan-out, not by apply
 	return tx.InsertRealtimeEvents(ctx, evs)
@@ -175,7 +193,11 @@ func (a *App) apply(fx *effects) {
 			a.log.Error("app: encode event", "type", ev.typ, "err", err)
 			continue
 		}
-		a.pub.Publish(ev.appID, ev.uids, frame)
+		if ev.toApp {
+			a.pub.PublishApp(ev.appID, frame)
+		} else {
+			a.pub.Publish(ev.appID, ev.uids, frame)
+		}
 	}
 }
 

@@ -124,6 +124,13 @@ func (a *App) conversations(ctx context.Context, tx *store.Tx, appID string, vie
 	if err != nil {
 		return nil, err
 	}
+	peers := make([]*chat.User, 0, len(users))
+	for _, u := range users {
+		peers = append(peers, u)
+	}
+	if err := a.presence(ctx, tx, appID, peers...); err != nil {
+		return nil, err
+	}
 	out := make([]chat.Conversation, 0, len(rows))
 	for _, r := range rows {
 		conv := chat.Conversation{ConversationID: r.ConversationID, ConversationType: r.Type, UnreadCount: r.Unread,
@@ -137,7 +144,6 @@ func (a *App) conversations(ctx context.Context, tx *store.Tx, appID string, vie
 			if err := viewerFields(ctx, tx, appID, viewer, u); err != nil {
 				return nil, err
 			}
-			a.presence(appID, u)
 			conv.ConversationWith = u.Public()
 		case chat.ReceiverGroup:
 			g, err := tx.Group(ctx, appID, r.With)

@@ -486,10 +486,17 @@ func (a *App) ListMembers(ctx context.Context, c Caller, guid string, f store.Me
 		}
 		return nil
 	})
-	for i := range out {
-		a.presence(c.AppID, &out[i].User)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, err
+	users := make([]*chat.User, len(out))
+	for i := range out {
+		users[i] = &out[i].User
+	}
+	if err := a.presence(ctx, nil, c.AppID, users...); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
 }
 
 // ListBannedUsers returns a page of the users banned from a group and the
@@ -513,8 +520,15 @@ func (a *App) ListBannedUsers(ctx context.Context, c Caller, guid string, p stor
 		}
 		return nil
 	})
-	for i := range out {
-		a.presence(c.AppID, &out[i].User)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, err
+	users := make([]*chat.User, len(out))
+	for i := range out {
+		users[i] = &out[i].User
+	}
+	if err := a.presence(ctx, nil, c.AppID, users...); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
 }

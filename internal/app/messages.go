@@ -429,7 +429,9 @@ func (a *App) recordAction(ctx context.Context, tx *store.Tx, fx *effects, appID
 	sender := m.Sender
 	if by != nil {
 		byCopy := by.Public()
-		a.presence(appID, byCopy)
+		if err := a.presence(ctx, tx, appID, byCopy); err != nil {
+			return nil, err
+		}
 		ents.By = &chat.Entity{Entity: byCopy, EntityType: chat.ReceiverUser}
 		sender = by.UID
 	}
@@ -437,7 +439,9 @@ func (a *App) recordAction(ctx context.Context, tx *store.Tx, fx *effects, appID
 	switch m.ReceiverType {
 	case chat.ReceiverUser:
 		if r, err := tx.User(ctx, appID, m.Receiver); err == nil {
-			a.presence(appID, r)
+			if err := a.presence(ctx, tx, appID, r); err != nil {
+				return nil, err
+			}
 			r.ConversationID = m.ConversationID
 			ents.For = chat.UserEntity(r)
 		} else if chat.KindOf(err) != chat.KindNotFound {

@@ -445,10 +445,14 @@ func (a *App) renderKnown(ctx context.Context, tx *store.Tx, appID string, viewe
 			users[u] = k
 		}
 	}
+	public := make([]*chat.User, 0, len(users))
 	for uid, u := range users {
 		// Other users see a user without its private metadata.
 		users[uid] = u.Public()
-		a.presence(appID, users[uid])
+		public = append(public, users[uid])
+	}
+	if err := a.presence(ctx, tx, appID, public...); err != nil {
+		return err
 	}
 	groups := make(map[string]*chat.Group, len(guids))
 	for g := range guids {

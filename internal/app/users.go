@@ -84,19 +84,10 @@ func (a *App) CreateUser(ctx context.Context, c Caller, in UserInput) (*chat.Use
 	if err != nil {
 		return nil, err
 	}
-	a.presence(c.AppID, out)
-	return out, nil
-}
-
-// presence fills the live status of users.
-func (a *App) presence(appID string, users ...*chat.User) {
-	for _, u := range users {
-		if a.pub.Online(appID, u.UID) {
-			u.Status = chat.StatusAvailable
-		} else {
-			u.Status = chat.StatusOffline
-		}
+	if err := a.presence(ctx, nil, c.AppID, out); err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // viewer fills the per-viewer fields of u as seen by viewer.
@@ -122,12 +113,14 @@ func (a *App) User(ctx context.Context, c Caller, uid string) (*chat.User, error
 		if out, err = tx.User(ctx, c.AppID, uid); err != nil {
 			return err
 		}
-		return viewer(ctx, tx, c.AppID, me, out)
+		if err := viewer(ctx, tx, c.AppID, me, out); err != nil {
+			return err
+		}
+		return a.presence(ctx, tx, c.AppID, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.presence(c.AppID, out)
 	return out, nil
 }
 
@@ -155,18 +148,17 @@ func (a *App) ListUsers(ctx context.Context, c Caller, in UserListInput) ([]chat
 		if out, total, err = tx.ListUsers(ctx, c.AppID, f); err != nil {
 			return err
 		}
+		users := make([]*chat.User, len(out))
 		for i := range out {
 			if err := viewer(ctx, tx, c.AppID, me, &out[i]); err != nil {
 				return err
 			}
+			users[i] = &out[i]
 		}
-		return nil
+		return a.presence(ctx, tx, c.AppID, users...)
 	})
 	if err != nil {
 		return nil, 0, err
-	}
-	for i := range out {
-		a.presence(c.AppID, &out[i])
 	}
 	if in.Status != "" {
 		kept := out[:0]
@@ -239,7 +231,9 @@ func (a *App) UpdateUser(ctx context.Context, c Caller, uid string, in UserInput
 	if err != nil {
 		return nil, err
 	}
-	a.presence(c.AppID, out)
+	if err := a.presence(ctx, nil, c.AppID, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -356,11 +350,12 @@ func (a *App) BlockedUsers(ctx context.Context, c Caller, uid string) ([]chat.Us
 				out = append(out, *u)
 			}
 		}
-		return nil
+		list := make([]*chat.User, len(out))
+		for i := range out {
+			list[i] = &out[i]
+		}
+		return a.presence(ctx, tx, c.AppID, list...)
 	})
-	for i := range out {
-		a.presence(c.AppID, &out[i])
-	}
 	return out, err
 }
 

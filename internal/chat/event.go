@@ -16,6 +16,14 @@ const (
 	EventPresence       = "presence"        // data: {uid, status, lastActiveAt}
 )
 
+// PresenceChange is the data of a presence event: a user's status across
+// the whole installation changed (docs/realtime.md).
+type PresenceChange struct {
+	UID          string `json:"uid"`
+	Status       string `json:"status"` // StatusAvailable or StatusOffline
+	LastActiveAt int64  `json:"lastActiveAt"`
+}
+
 // Frame is one server-to-client WebSocket frame.
 type Frame struct {
 	Type string `json:"type"`

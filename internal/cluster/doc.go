@@ -1,5 +1,7 @@
 // Package cluster carries real-time events between the nodes that share
-// one PostgreSQL database (docs/decisions/cluster.md).
+// one PostgreSQL database, and keeps each node a live member of the
+// cluster (Node: its lease, the presence of dead nodes; see node.go and
+// docs/decisions/cluster.md).
 //
 // # How an event travels
 //

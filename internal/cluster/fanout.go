@@ -29,6 +29,7 @@ const (
 // Publisher is the local hub.
 type Publisher interface {
 	Publish(appID string, uids []string, frame []byte)
+	PublishApp(appID string, frame []byte)
 }
 
 // Fanout publishes the outbox to this node's connections.
@@ -118,7 +119,11 @@ func (f *Fanout) runOnce(ctx context.Context) error {
 			if f.published[ev.ID] {
 				continue
 			}
-			f.pub.Publish(ev.AppID, ev.UIDs, ev.Frame)
+			if ev.ToApp {
+				f.pub.PublishApp(ev.AppID, ev.Frame)
+			} else {
+				f.pub.Publish(ev.AppID, ev.UIDs, ev.Frame)
+			}
 			f.published[ev.ID] = true
 			delete(f.gaps, ev.ID)
 			if ev.ID > f.high {

@@ -23,6 +23,10 @@ func (p *recordingPub) Publish(appID string, uids []string, frame []byte) {
 	p.frames = append(p.frames, string(frame))
 }
 
+func (p *recordingPub) PublishApp(appID string, frame []byte) {
+	p.Publish(appID, nil, append([]byte("app:"), frame...))
+}
+
 func (p *recordingPub) got() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"parley/internal/webhook"
@@ -35,6 +36,16 @@ type Serve struct {
 	// (PARLEY_DELIVERY_LEASE, a Go duration): an operations knob.
 	DeliveryLease time.Duration
 	leaseErr      error
+	// Node names this process among the nodes sharing a PostgreSQL
+	// database (delivery leases, presence, logs); "" means
+	// HOSTNAME-PID-RANDOM. Names must differ between live nodes.
+	Node string
+	// NodeLease is how long a node counts as alive after its last
+	// heartbeat: the users of a node that died show as offline about that
+	// long after. 0 means the default (app.DefaultNodeLease). Environment
+	// only (PARLEY_NODE_LEASE, a Go duration).
+	NodeLease    time.Duration
+	nodeLeaseErr error
 }
 
 // DB is the configuration of commands that only need the database.
@@ -54,7 +65,10 @@ func BindServe(fs *flag.FlagSet, env Getenv) *Serve {
 		"CIDR[,CIDR...] private or loopback ranges bot callbacks may reach, with plain http (env PARLEY_WEBHOOK_ALLOW)")
 	hop, _ := strconv.Atoi(envOr(env, "PARLEY_BOT_HOP_LIMIT", strconv.Itoa(DefaultHopLimit)))
 	fs.IntVar(&c.HopLimit, "bot-hop-limit", hop, "bot-to-bot messages relayed in a chain before it stops (env PARLEY_BOT_HOP_LIMIT)")
-	c.DeliveryLease, c.leaseErr = parseLease(envOr(env, "PARLEY_DELIVERY_LEASE", ""))
+	fs.StringVar(&c.Node, "node", envOr(env, "PARLEY_NODE", ""),
+		"this node's name among several on one PostgreSQL database (default HOSTNAME-PID-RANDOM) (env PARLEY_NODE)")
+	c.DeliveryLease, c.leaseErr = parseLease("PARLEY_DELIVERY_LEASE", envOr(env, "PARLEY_DELIVERY_LEASE", ""))
+	c.NodeLease, c.nodeLeaseErr = parseLease("PARLEY_NODE_LEASE", envOr(env, "PARLEY_NODE_LEASE", ""))
 	return c
 }
 
@@ -88,6 +102,12 @@ func (c *Serve) Validate() error {
 	if c.leaseErr != nil {
 		return c.leaseErr
 	}
+	if c.nodeLeaseErr != nil {
+		return c.nodeLeaseErr
+	}
+	if len(c.Node) > 100 || strings.ContainsFunc(c.Node, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("invalid --node %q: at most 100 characters, without spaces or control characters", c.Node)
+	}
 	if c.HopLimit < 0 || c.HopLimit > 100 {
 		return fmt.Errorf("invalid --bot-hop-limit %d: must be from 1 to 100", c.HopLimit)
 	}
@@ -97,13 +117,13 @@ func (c *Serve) Validate() error {
 	return nil
 }
 
-func parseLease(v string) (time.Duration, error) {
+func parseLease(name, v string) (time.Duration, error) {
 	if v == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second || d > time.Hour {
-		return 0, fmt.Errorf("invalid PARLEY_DELIVERY_LEASE %q: want a duration from 1s to 1h, for example 30s", v)
+		return 0, fmt.Errorf("invalid %s %q: want a duration from 1s to 1h, for example 30s", name, v)
 	}
 	return d, nil
 }

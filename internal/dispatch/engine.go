@@ -199,6 +199,7 @@ func (e *Engine) maintain(ctx context.Context) {
 		}
 		return
 	}
+	e.metrics.observeMaintenance()
 	if n, err := e.app.PruneRealtimeEvents(ctx, RealtimeRetention); err != nil {
 		e.log.Warn("dispatch: prune real-time events", "err", err)
 	} else if n > 0 {

@@ -9,6 +9,9 @@ type Metrics struct {
 	// Completed observes a delivery that an attempt ended (state:
 	// succeeded or failed).
 	Completed func(bot, state string)
+	// Maintenance observes a run of the periodic work on this node (on
+	// one node of a cluster at a time).
+	Maintenance func()
 }
 
 func (m *Metrics) observeAttempt(bot, outcome string, latency time.Duration) {
@@ -20,5 +23,11 @@ func (m *Metrics) observeAttempt(bot, outcome string, latency time.Duration) {
 func (m *Metrics) observeCompleted(bot, state string) {
 	if m.Completed != nil {
 		m.Completed(bot, state)
+	}
+}
+
+func (m *Metrics) observeMaintenance() {
+	if m != nil && m.Maintenance != nil {
+		m.Maintenance()
 	}
 }

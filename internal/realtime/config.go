@@ -74,6 +74,11 @@ const (
 	// minimum). Smaller buffers cost no extra syscalls, since sock buffers
 	// and coalesces behind them.
 	libBufSize = 16
+
+	// presenceRetry is how often presence reports that failed (the store
+	// was unreachable) are made again: a user's status may be wrong for
+	// that long after the store is back.
+	presenceRetry = 2 * time.Second
 )
 
 // Close reasons sent to clients. Fixed strings: the reason is limited to 123

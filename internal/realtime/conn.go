@@ -25,6 +25,9 @@ type conn struct {
 	appID string
 	uid   string
 	id    uint64 // for logs
+	// presence: the client asked for the app's presence frames
+	// (AcceptWith); PublishApp writes to such connections only.
+	presence bool
 
 	// values carries the upgrade request's values (not its cancellation)
 	// to Sender calls. Each call gets a context of its own, derived from
@@ -83,6 +86,12 @@ type conn struct {
 //
 // After Shutdown has begun it answers 503 without upgrading.
 func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) {
+	h.AcceptWith(w, r, appID, uid, false)
+}
+
+// AcceptWith is Accept for a client that chose whether to receive the
+// presence frames of every user of the app (PublishApp).
+func (h *Hub) AcceptWith(w http.ResponseWriter, r *http.Request, appID, uid string, presence bool) {
 	if !h.enter() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
@@ -117,12 +126,13 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	appID, uid = strings.Clone(appID), strings.Clone(uid)
 	id := h.nextID.Add(1)
 	c := &conn{
-		hub:   h,
-		ws:    ws,
-		sock:  hw.sock,
-		appID: appID,
-		uid:   uid,
-		id:    id,
+		hub:      h,
+		ws:       ws,
+		sock:     hw.sock,
+		appID:    appID,
+		uid:      uid,
+		id:       id,
+		presence: presence,
 	}
 	c.values = context.WithoutCancel(r.Context())
 
@@ -147,12 +157,14 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, appID, uid string) 
 	}
 	c.logger().Debug("realtime: connection opened")
 
+	// Presence is recorded before the writer starts: once the client has
+	// its connected frame, every node shows the user available. The report
+	// runs here rather than on the reader, so that a presence store's deep
+	// call stack grows this goroutine's stack, which ends now, and not the
+	// reader's, which lives as long as the connection.
+	h.syncPresence(c.user, false)
 	c.work.Add(1)
 	go c.writeLoop()
-	// The online report runs here rather than on the reader, so that a
-	// presence store's deep call stack grows this goroutine's stack, which
-	// ends now, and not the reader's, which lives as long as the connection.
-	h.syncPresence(userKey{appID, uid}, c.user)
 
 	served = true
 	go c.serve()
@@ -172,7 +184,7 @@ func (c *conn) serve() {
 
 	h.drop(c, 0, "") // normally done already; makes sure c is unregistered
 	h.forget(c)
-	h.syncPresence(userKey{c.appID, c.uid}, c.user)
+	h.syncPresence(c.user, false)
 	c.logger().Debug("realtime: connection closed")
 }
 

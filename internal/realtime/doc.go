@@ -75,12 +75,18 @@
 //
 // Presence is told online when a user's first live connection appears and
 // offline when the last one goes. Calls run on the connection's own
-// goroutines (Accept's after registering, the reader's after the writer has
-// ended), outside all hub locks, with a context bounded by presenceTimeout. Reports for one user
-// are serialized by a per-user mutex and each report re-reads the registry
-// after taking it, so concurrent opens and closes cannot leave Presence with
-// a stale state: the last report always matches the registry. A quick
-// open-close may therefore produce no report at all.
+// goroutines (Accept's after registering and before the writer starts, so
+// the client gets its connected frame only once it is recorded; the
+// reader's after the writer has ended), outside all hub locks, with a
+// context bounded by presenceTimeout. Reports for one user are serialized
+// by a per-user mutex and each report re-reads the registry after taking
+// it, so concurrent opens and closes cannot leave Presence with a stale
+// state: the last report always matches the registry. A quick open-close
+// may therefore produce no report at all. A report that fails leaves the
+// user pending (its registry entry is kept even without connections) and
+// Run makes it again every presenceRetry with the state of that time;
+// Reannounce reports every connected user online again, for a store that
+// lost what it was told (a cluster node taken for dead).
 //
 // # Failure policy
 //

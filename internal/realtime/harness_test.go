@@ -46,7 +46,11 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 		// A value the API layer might attach (a request id); the hub must
 		// pass request values on to the Sender.
 		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, "req-"+q.Get("uid")))
-		h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
+		if q.Has("presence") {
+			h.hub.AcceptWith(w, r, q.Get("app"), q.Get("uid"), true)
+		} else {
+			h.hub.Accept(w, r, q.Get("app"), q.Get("uid"))
+		}
 	}))
 	// Cleanups run last-registered first: clients close (dial registers
 	// theirs later), then the hub shuts down, then the server closes.
@@ -64,6 +68,24 @@ func newHarness(t *testing.T, cfg Config, sender Sender, presence Presence) *har
 func (h *harness) url(app, uid string) string {
 	q := url.Values{"app": {app}, "uid": {uid}}
 	return "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/?" + q.Encode()
+}
+
+// dialPresence is dial for a client subscribed to the app's presence.
+func (h *harness) dialPresence(app, uid string) *client {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), waitTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, h.url(app, uid)+"&presence", nil)
+	if err != nil {
+		h.t.Fatalf("dial %s/%s: %v", app, uid, err)
+	}
+	ws.SetReadLimit(-1)
+	h.t.Cleanup(func() { _ = ws.CloseNow() })
+	c := &client{t: h.t, ws: ws}
+	if f := c.next(); f.Type != "connected" {
+		h.t.Fatalf("first frame type = %q, want connected", f.Type)
+	}
+	return c
 }
 
 // dial connects as app/uid and consumes the connected frame.
@@ -110,7 +132,7 @@ func (h *harness) queued(app, uid string) int {
 	h.hub.mu.RLock()
 	defer h.hub.mu.RUnlock()
 	n := 0
-	if u := h.hub.users[userKey{app, uid}]; u != nil {
+	if u := h.hub.apps[app][uid]; u != nil {
 		for _, c := range u.conns {
 			c.mu.Lock()
 			n += len(c.queue)
@@ -215,23 +237,44 @@ type presenceEvent struct {
 	at         time.Time
 }
 
-// presenceRecorder records presence reports in order.
+// presenceRecorder records presence reports in order. While failing is
+// set, it records nothing and answers an error (an unreachable store).
 type presenceRecorder struct {
-	mu     sync.Mutex
-	events []presenceEvent
-	ch     chan presenceEvent
+	mu      sync.Mutex
+	events  []presenceEvent
+	ch      chan presenceEvent
+	failing bool
+	failed  int // reports answered with an error
 }
 
 func newPresenceRecorder() *presenceRecorder {
 	return &presenceRecorder{ch: make(chan presenceEvent, 10000)}
 }
 
-func (p *presenceRecorder) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) {
+func (p *presenceRecorder) SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) error {
 	e := presenceEvent{appID, uid, online, at}
 	p.mu.Lock()
+	if p.failing {
+		p.failed++
+		p.mu.Unlock()
+		return errors.New("store unreachable")
+	}
 	p.events = append(p.events, e)
 	p.mu.Unlock()
 	p.ch <- e
+	return nil
+}
+
+func (p *presenceRecorder) setFailing(f bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing = f
+}
+
+func (p *presenceRecorder) failures() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
 }
 
 func (p *presenceRecorder) all() []presenceEvent {

@@ -21,9 +21,10 @@ type Sender interface {
 }
 
 // Presence is told when a user's first connection opens (online=true) and
-// last one closes (online=false).
+// last one closes (online=false). A report that returns an error is made
+// again later (RetryPresence), with the state of that time.
 type Presence interface {
-	SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time)
+	SetPresence(ctx context.Context, appID, uid string, online bool, at time.Time) error
 }
 
 // Hub keeps the live WebSocket connections of every app and user and fans
@@ -44,13 +45,14 @@ type Hub struct {
 	start  time.Time // origin of clock
 
 	mu      sync.RWMutex
-	users   map[userKey]*user  // live connections by (app, uid); see user
-	all     map[*conn]struct{} // every connection from registration until it ends
-	nconns  int                // registered connections
-	nusers  int                // users with at least one registered connection
-	active  int                // Accept calls whose connection has not ended
-	closed  bool               // Shutdown has begun; no new connections
-	drained chan struct{}      // closed once closed && active == 0
+	apps    map[string]map[string]*user // live connections by app and uid; see user
+	pending map[userKey]*user           // users whose last presence report failed
+	all     map[*conn]struct{}          // every connection from registration until it ends
+	nconns  int                         // registered connections
+	nusers  int                         // users with at least one registered connection
+	active  int                         // Accept calls whose connection has not ended
+	closed  bool                        // Shutdown has begun; no new connections
+	drained chan struct{}               // closed once closed && active == 0
 
 	// The pinger starts with the first registration and stops at
 	// Shutdown; see pingLoop.
@@ -66,9 +68,11 @@ type Hub struct {
 type userKey struct{ appID, uid string }
 
 // user is one (app, uid) entry of the registry. It outlives its last
-// connection until the offline presence report is done, so that presence
-// reports of one user are serialized by pmu.
+// connection until the offline presence report is done (and, when that
+// report fails, until a retry succeeds), so that presence reports of one
+// user are serialized by pmu.
 type user struct {
+	key   userKey
 	conns []*conn // guarded by Hub.mu; oldest first
 
 	pmu      sync.Mutex // held while reporting presence for this user
@@ -91,7 +95,8 @@ func New(cfg Config, sender Sender, presence Presence, logger *slog.Logger) *Hub
 		force:       force,
 		forceCancel: cancel,
 		start:       time.Now(),
-		users:       make(map[userKey]*user),
+		apps:        make(map[string]map[string]*user),
+		pending:     make(map[userKey]*user),
 		all:         make(map[*conn]struct{}),
 		drained:     make(chan struct{}),
 	}
@@ -106,17 +111,46 @@ func (h *Hub) Publish(appID string, uids []string, frame []byte) {
 	var slow []*conn
 	h.mu.RLock()
 	for _, uid := range uids {
-		u := h.users[userKey{appID, uid}]
+		u := h.apps[appID][uid]
 		if u == nil {
 			continue
 		}
-		for _, c := range u.conns {
-			if !c.enqueue(frame) {
-				slow = append(slow, c)
-			}
-		}
+		slow = u.enqueue(frame, slow, false)
 	}
 	h.mu.RUnlock()
+	h.dropSlow(slow)
+}
+
+// PublishApp queues frame for every live connection of appID whose client
+// subscribed to the app's presence (AcceptWith), as Publish does for
+// listed users.
+func (h *Hub) PublishApp(appID string, frame []byte) {
+	var slow []*conn
+	h.mu.RLock()
+	for _, u := range h.apps[appID] {
+		slow = u.enqueue(frame, slow, true)
+	}
+	h.mu.RUnlock()
+	h.dropSlow(slow)
+}
+
+// enqueue queues frame for u's connections (only those subscribed to
+// presence, with presenceOnly) and appends to slow those whose queue is
+// full. Hub.mu must be held.
+func (u *user) enqueue(frame []byte, slow []*conn, presenceOnly bool) []*conn {
+	for _, c := range u.conns {
+		if presenceOnly && !c.presence {
+			continue
+		}
+		if !c.enqueue(frame) {
+			slow = append(slow, c)
+		}
+	}
+	return slow
+}
+
+// dropSlow closes slow consumers.
+func (h *Hub) dropSlow(slow []*conn) {
 	for _, c := range slow {
 		if h.drop(c, websocket.StatusPolicyViolation, reasonSlowConsumer) {
 			c.logger().Warn("realtime: closing slow consumer", "queued", h.cfg.SendBuffer)
@@ -128,7 +162,7 @@ func (h *Hub) Publish(appID string, uids []string, frame []byte) {
 func (h *Hub) Online(appID, uid string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	u := h.users[userKey{appID, uid}]
+	u := h.apps[appID][uid]
 	return u != nil && len(u.conns) > 0
 }
 
@@ -156,8 +190,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	wasClosed := h.closed
 	h.closed = true
 	var all []*conn
-	for _, u := range h.users {
-		all = append(all, u.conns...)
+	for _, users := range h.apps {
+		for _, u := range users {
+			all = append(all, u.conns...)
+		}
 	}
 	for _, c := range all {
 		h.unregisterLocked(c)
@@ -226,11 +262,15 @@ func (h *Hub) register(c *conn) bool {
 		h.mu.Unlock()
 		return false
 	}
-	key := userKey{c.appID, c.uid}
-	u := h.users[key]
+	users := h.apps[c.appID]
+	if users == nil {
+		users = make(map[string]*user)
+		h.apps[c.appID] = users
+	}
+	u := users[c.uid]
 	if u == nil {
-		u = &user{}
-		h.users[key] = u
+		u = &user{key: userKey{c.appID, c.uid}}
+		users[c.uid] = u
 	}
 	if len(u.conns) >= h.cfg.MaxConnsPerUser {
 		evicted = u.conns[0]
@@ -293,14 +333,16 @@ func (h *Hub) drop(c *conn, code websocket.StatusCode, reason string) bool {
 }
 
 // syncPresence tells Presence the current state of u if it differs from the
-// last state told. Reports for one user are serialized by u.pmu and always
-// read the registry after taking it, so the last report reflects the final
-// state even when opens and closes race. An entry without connections is
-// removed from the registry after its offline report.
+// last state told (or, with force, whenever u is online). Reports for one
+// user are serialized by u.pmu and always read the registry after taking
+// it, so the last report reflects the final state even when opens and
+// closes race. A report that fails leaves u pending: RetryPresence makes
+// it again. An entry without connections is removed from the registry
+// after its offline report succeeded.
 //
 // It may do I/O (bounded by presenceTimeout) and must not be called with
 // h.mu held.
-func (h *Hub) syncPresence(key userKey, u *user) {
+func (h *Hub) syncPresence(u *user, force bool) {
 	u.pmu.Lock()
 	defer u.pmu.Unlock()
 
@@ -308,22 +350,91 @@ func (h *Hub) syncPresence(key userKey, u *user) {
 	online := len(u.conns) > 0
 	h.mu.RUnlock()
 
-	if online != u.reported {
+	failed := false
+	if online != u.reported || force && online {
 		if h.presence != nil {
 			ctx, cancel := context.WithTimeout(h.force, presenceTimeout)
-			h.presence.SetPresence(ctx, key.appID, key.uid, online, h.cfg.Now())
+			err := h.presence.SetPresence(ctx, u.key.appID, u.key.uid, online, h.cfg.Now())
 			cancel()
+			if err != nil {
+				failed = true
+				h.log.Warn("realtime: presence report failed; it is made again later",
+					"app", u.key.appID, "uid", u.key.uid, "online", online, "err", err)
+			}
 		}
-		u.reported = online
-	}
-	if online {
-		return
+		if !failed {
+			u.reported = online
+		}
 	}
 	h.mu.Lock()
-	if len(u.conns) == 0 && h.users[key] == u {
-		delete(h.users, key)
+	defer h.mu.Unlock()
+	if failed {
+		h.pending[u.key] = u
+		return
 	}
-	h.mu.Unlock()
+	if h.pending[u.key] == u {
+		delete(h.pending, u.key)
+	}
+	if !online && len(u.conns) == 0 && h.apps[u.key.appID][u.key.uid] == u {
+		delete(h.apps[u.key.appID], u.key.uid)
+		if len(h.apps[u.key.appID]) == 0 {
+			delete(h.apps, u.key.appID)
+		}
+	}
+}
+
+// Run makes failed presence reports again every presenceRetry until ctx
+// ends (RetryPresence).
+func (h *Hub) Run(ctx context.Context) error {
+	t := time.NewTicker(presenceRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			h.RetryPresence()
+		}
+	}
+}
+
+// RetryPresence makes again the presence reports that failed (the store
+// was unreachable), each with the user's state now. The server calls it
+// periodically; it returns how many users are still pending.
+func (h *Hub) RetryPresence() int {
+	h.mu.RLock()
+	users := make([]*user, 0, len(h.pending))
+	for _, u := range h.pending {
+		users = append(users, u)
+	}
+	h.mu.RUnlock()
+	for _, u := range users {
+		h.syncPresence(u, false)
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.pending)
+}
+
+// Reannounce reports every user with a live connection online again,
+// whatever was reported before: the store lost what this hub told it (in
+// a cluster, the node was taken for dead and its presence ended). It
+// stops early when ctx ends.
+func (h *Hub) Reannounce(ctx context.Context) {
+	h.mu.RLock()
+	var users []*user
+	for _, us := range h.apps {
+		for _, u := range us {
+			users = append(users, u)
+		}
+	}
+	h.mu.RUnlock()
+	for _, u := range users {
+		if ctx.Err() != nil {
+			return
+		}
+		h.syncPresence(u, true)
+	}
 }
 
 // clock is the hub's monotonic time in nanoseconds, for ping schedules.
@@ -355,10 +466,12 @@ func (h *Hub) pingDue() {
 	now := h.clock()
 	var due []*conn
 	h.mu.RLock()
-	for _, u := range h.users {
-		for _, c := range u.conns {
-			if c.pingDue.Load() <= now {
-				due = append(due, c)
+	for _, us := range h.apps {
+		for _, u := range us {
+			for _, c := range u.conns {
+				if c.pingDue.Load() <= now {
+					due = append(due, c)
+				}
 			}
 		}
 	}

@@ -318,6 +318,135 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestPublishApp: a frame for an app reaches every connection of that
+// app subscribed to presence, and none of another app or unsubscribed.
+func TestPublishApp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, nil, nil)
+	a1, a2 := h.dialPresence("app1", "alice"), h.dialPresence("app1", "alice")
+	b := h.dialPresence("app1", "bob")
+	quiet := h.dial("app1", "bob")
+	other := h.dialPresence("app2", "alice")
+	h.hub.PublishApp("app1", []byte(`{"type":"presence","data":1}`))
+	h.hub.Publish("app2", []string{"alice"}, []byte(`{"type":"marker","data":null}`))
+	h.hub.Publish("app1", []string{"bob"}, []byte(`{"type":"marker","data":null}`))
+	for name, c := range map[string]*client{"alice 1": a1, "alice 2": a2, "bob": b} {
+		if f := c.next(); f.Type != "presence" {
+			t.Errorf("%s got %q, want the app's frame", name, f.Type)
+		}
+	}
+	if f := other.next(); f.Type != "marker" {
+		t.Errorf("a user of another app got %q before the marker", f.Type)
+	}
+	if f := quiet.next(); f.Type != "marker" {
+		t.Errorf("a connection not subscribed to presence got %q before the marker", f.Type)
+	}
+}
+
+// TestPresenceRetry: reports that fail (the store is unreachable) are made
+// again by RetryPresence with the state at that time, and a user whose
+// offline report failed stays pending until one succeeds.
+func TestPresenceRetry(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := newPresenceRecorder()
+	h := newHarness(t, Config{Now: func() time.Time { return at }}, nil, p)
+
+	p.setFailing(true)
+	alice := h.dial("app1", "alice")
+	if p.failures() != 1 || len(p.all()) != 0 {
+		t.Fatalf("failures %d, reports %v; want one failed report", p.failures(), p.all())
+	}
+	if n := h.hub.RetryPresence(); n != 1 {
+		t.Fatalf("pending after a failed retry = %d, want 1", n)
+	}
+	p.setFailing(false)
+	if n := h.hub.RetryPresence(); n != 0 {
+		t.Fatalf("pending after a retry = %d, want 0", n)
+	}
+	if e := p.next(t); e != (presenceEvent{"app1", "alice", true, at}) {
+		t.Fatalf("retried report %+v", e)
+	}
+	// Nothing left to retry: no second report.
+	h.hub.RetryPresence()
+
+	// The offline report fails: the entry stays until a retry succeeds.
+	p.setFailing(true)
+	alice.ws.Close(websocket.StatusNormalClosure, "")
+	h.waitReturned(1)
+	if h.hub.Online("app1", "alice") {
+		t.Error("alice online after her connection closed")
+	}
+	p.setFailing(false)
+	if n := h.hub.RetryPresence(); n != 0 {
+		t.Fatalf("pending = %d after the offline retry", n)
+	}
+	if e := p.next(t); e != (presenceEvent{"app1", "alice", false, at}) {
+		t.Fatalf("retried offline report %+v", e)
+	}
+	if got := p.all(); len(got) != 2 {
+		t.Fatalf("reports %+v, want online then offline", got)
+	}
+	h.hub.mu.RLock()
+	left := len(h.hub.apps) + len(h.hub.pending)
+	h.hub.mu.RUnlock()
+	if left != 0 {
+		t.Errorf("%d registry entries left", left)
+	}
+
+	// A user who comes back before the failed offline report is retried
+	// is reported nothing: the state told is the state now.
+	p.setFailing(true)
+	bob := h.dial("app1", "bob")
+	p.setFailing(false)
+	h.hub.RetryPresence()
+	p.next(t) // bob online
+	p.setFailing(true)
+	bob.ws.Close(websocket.StatusNormalClosure, "")
+	h.waitReturned(1)
+	p.setFailing(false)
+	h.dial("app1", "bob")
+	if n := h.hub.RetryPresence(); n != 0 {
+		t.Fatalf("pending = %d", n)
+	}
+	if got := p.all(); len(got) != 3 {
+		t.Fatalf("reports %+v: bob's failed offline report was made although he is back", got)
+	}
+}
+
+// TestReannounce: every user with a live connection is reported online
+// again, whatever was reported before; users gone are not.
+func TestReannounce(t *testing.T) {
+	t.Parallel()
+	p := newPresenceRecorder()
+	h := newHarness(t, Config{}, nil, p)
+	h.dial("app1", "alice")
+	h.dial("app1", "alice")
+	h.dial("app2", "bob")
+	carol := h.dial("app1", "carol")
+	for range 3 {
+		p.next(t)
+	}
+	carol.ws.Close(websocket.StatusNormalClosure, "")
+	if e := p.next(t); e.uid != "carol" || e.online {
+		t.Fatalf("report %+v, want carol offline", e)
+	}
+	h.waitReturned(1)
+	before := len(p.all())
+	h.hub.Reannounce(t.Context())
+	got := p.all()[before:]
+	seen := map[string]bool{}
+	for _, e := range got {
+		if !e.online {
+			t.Errorf("reannounce reported %+v", e)
+		}
+		seen[e.appID+"/"+e.uid] = true
+	}
+	if len(got) != 2 || !seen["app1/alice"] || !seen["app2/bob"] {
+		t.Fatalf("reannounced %+v, want alice and bob once each", got)
+	}
+}
+
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 	p := newPresenceRecorder()
@@ -715,7 +844,7 @@ func TestChurn(t *testing.T) {
 		}
 	}
 	h.hub.mu.RLock()
-	left := len(h.hub.users)
+	left := len(h.hub.apps) + len(h.hub.pending)
 	h.hub.mu.RUnlock()
 	if left != 0 {
 		t.Errorf("%d registry entries left", left)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,17 @@ func start(t *testing.T) *env {
 // startWith is start with the configuration changed by edit and options.
 func startWith(t *testing.T, edit func(*config.Serve), opt Options) *env {
 	t.Helper()
-	cfg := config.Serve{Addr: "127.0.0.1:0", DB: storetest.URL(t, storetest.Engine(t))}
+	e, _ := startOn(t, storetest.URL(t, storetest.Engine(t)), edit, opt)
+	return e
+}
+
+// startOn starts a server on the database db (which several servers may
+// share, as the nodes of a cluster). stop shuts it down (once; the test's
+// end does it otherwise). A server that is not the first on db has no
+// FirstApp: its env has no credentials (copy them from the first).
+func startOn(t *testing.T, db string, edit func(*config.Serve), opt Options) (e *env, stop func()) {
+	t.Helper()
+	cfg := config.Serve{Addr: "127.0.0.1:0", DB: db}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -53,14 +64,21 @@ func startWith(t *testing.T, edit func(*config.Serve), opt Options) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-	})
-	return &env{t: t, srv: srv, base: "http://" + srv.Addr(), appID: srv.FirstApp.App.ID,
-		restKey: srv.FirstApp.RESTAPIKey, authKey: srv.FirstApp.AuthKey}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("server shutdown: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	e = &env{t: t, srv: srv, base: "http://" + srv.Addr()}
+	if srv.FirstApp != nil {
+		e.appID, e.restKey, e.authKey = srv.FirstApp.App.ID, srv.FirstApp.RESTAPIKey, srv.FirstApp.AuthKey
+	}
+	return e, stop
 }
 
 type testWriter struct{ t *testing.T }
@@ -245,9 +263,22 @@ type ws struct {
 // dial opens the real-time connection of a user.
 func (e *env) dial(token string) *ws {
 	e.t.Helper()
+	return e.dialQuery(token, "")
+}
+
+// dialPresence opens a real-time connection subscribed to the presence of
+// the app's users.
+func (e *env) dialPresence(token string) *ws {
+	e.t.Helper()
+	return e.dialQuery(token, "&presence=all")
+}
+
+// dialQuery is dial with more query parameters.
+func (e *env) dialQuery(token, query string) *ws {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(e.base, "http") + "/v3/ws?appId=" + e.appID + "&authToken=" + token
+	u := "ws" + strings.TrimPrefix(e.base, "http") + "/v3/ws?appId=" + e.appID + "&authToken=" + token + query
 	c, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)

@@ -20,6 +20,7 @@ type metrics struct {
 	attempts   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	maint      prometheus.Counter
 }
 
 func newMetrics(a *app.App) *metrics {
@@ -38,8 +39,12 @@ func newMetrics(a *app.App) *metrics {
 			Help:    "Duration of delivery attempts, from the request to the end of the capped response.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"outcome"}),
+		maint: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_maintenance_runs_total",
+			Help: "Runs of the periodic work (expiry of old deliveries, outbox clean-up) on this node; in a cluster one node at a time runs it.",
+		}),
 	}
-	m.reg.MustRegister(m.attempts, m.deliveries, m.latency, &queueCollector{app: a},
+	m.reg.MustRegister(m.attempts, m.deliveries, m.latency, m.maint, &queueCollector{app: a},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -51,7 +56,8 @@ func (m *metrics) dispatch() *dispatch.Metrics {
 			m.attempts.WithLabelValues(bot, outcome).Inc()
 			m.latency.WithLabelValues(outcome).Observe(d.Seconds())
 		},
-		Completed: func(bot, state string) { m.deliveries.WithLabelValues(bot, state).Inc() },
+		Completed:   func(bot, state string) { m.deliveries.WithLabelValues(bot, state).Inc() },
+		Maintenance: m.maint.Inc,
 	}
 }
 

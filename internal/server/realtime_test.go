@@ -52,6 +52,84 @@ func TestWebSocketPresence(t *testing.T) {
 	e.waitUser("alice", func(u map[string]any) bool { return u["status"] == "offline" })
 }
 
+// TestWebSocketPresenceEvents: a user's first connection and the close of
+// its last one are published as presence frames to every connection of
+// the app, once each, with the lastActiveAt that REST then shows.
+func TestWebSocketPresenceEvents(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	tokens := e.users("alice", "carol")
+	e.user("sys")
+	carol := e.dialPresence(tokens["carol"])
+	if f := carol.presenceOf("carol"); f.status != "available" {
+		t.Fatalf("carol's own presence: %+v", f)
+	}
+	quiet := e.dial(tokens["carol"]) // not subscribed to presence
+	a1 := e.dial(tokens["alice"])
+	on := carol.presenceOf("alice")
+	if on.status != "available" || on.lastActiveAt == 0 {
+		t.Fatalf("presence frame %+v", on)
+	}
+	a2 := e.dial(tokens["alice"])
+	a1.conn.Close(websocket.StatusNormalClosure, "")
+	a2.conn.Close(websocket.StatusNormalClosure, "")
+	off := carol.presenceOf("alice")
+	if off.status != "offline" || off.lastActiveAt < on.lastActiveAt {
+		t.Fatalf("presence frame %+v after %+v", off, on)
+	}
+	e.say("sys", "carol", "marker")
+	if got := carol.presenceUntil("alice", "marker"); len(got) != 0 {
+		t.Fatalf("more presence frames for alice: %v", got)
+	}
+	quiet.noneBefore("presence", "marker")
+	// Only "all" is a presence subscription; anything else is refused
+	// before the upgrade.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/v3/ws?appId="+e.appID+"&authToken="+tokens["alice"]+"&presence=friends", nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("presence=friends: %v %v", res, err)
+	}
+	u := e.must("GET", "/v3/users/alice", nil, nil).Data()
+	if u["status"] != "offline" || int64(u["lastActiveAt"].(float64)) != off.lastActiveAt {
+		t.Fatalf("user %v, want offline with lastActiveAt %d", u, off.lastActiveAt)
+	}
+}
+
+// presenceFrame is the data of a presence frame.
+type presenceFrame struct {
+	status       string
+	lastActiveAt int64
+}
+
+// presenceOf reads frames until a presence frame for uid arrives.
+func (w *ws) presenceOf(uid string) presenceFrame {
+	w.t.Helper()
+	for {
+		f := w.next()
+		if f.Type == "presence" && str(f.Data, "uid") == uid {
+			at, _ := f.Data["lastActiveAt"].(float64)
+			return presenceFrame{str(f.Data, "status"), int64(at)}
+		}
+	}
+}
+
+// presenceUntil reads frames up to the message whose text is marker and
+// returns the statuses of the presence frames for uid on the way.
+func (w *ws) presenceUntil(uid, marker string) []string {
+	w.t.Helper()
+	var out []string
+	for {
+		f := w.next()
+		if f.Type == "message" && str(f.Data, "data.text") == marker {
+			return out
+		}
+		if f.Type == "presence" && str(f.Data, "uid") == uid {
+			out = append(out, str(f.Data, "status"))
+		}
+	}
+}
+
 // waitUser polls GET /v3/users/{uid} until cond holds, for up to 5 s.
 func (e *env) waitUser(uid string, cond func(map[string]any) bool) {
 	e.t.Helper()

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -45,6 +47,16 @@ func readyReason(err error) string {
 	return "database unreachable"
 }
 
+// defaultNodeName names a node HOSTNAME-PID-RANDOM: readable in logs and
+// leases, and distinct for two processes started on one host.
+func defaultNodeName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.Uint32()&0xffff)
+}
+
 // FirstAppName is the name of the app created on the very first start.
 const FirstAppName = "My first app"
 
@@ -69,6 +81,7 @@ type Server struct {
 	http    *http.Server
 	metrics *metrics
 	fanout  *cluster.Fanout // nil on SQLite (one node)
+	node    *cluster.Node   // nil on SQLite (one node)
 }
 
 // Open prepares a server: it opens and migrates the database, creates the
@@ -102,6 +115,13 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 	if cfg.HopLimit > 0 {
 		acfg.HopLimit = cfg.HopLimit
 	}
+	acfg.Node = cfg.Node
+	if acfg.Node == "" {
+		acfg.Node = defaultNodeName()
+	}
+	if cfg.NodeLease > 0 {
+		acfg.NodeLease = cfg.NodeLease
+	}
 	acfg.PlainHTTPAllowed = func(host string) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -117,12 +137,20 @@ func OpenWith(ctx context.Context, cfg config.Serve, log *slog.Logger, opt Optio
 			db.Close()
 			return nil, err
 		}
+		// Registered before serving: presence is recorded for a
+		// registered node only.
+		if s.node, err = cluster.Join(ctx, s.App, s.Hub, acfg.NodeLease, log); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("join the cluster: %w", err)
+		}
+		log.Info("cluster node", "node", acfg.Node, "lease", acfg.NodeLease)
 	}
 	dcfg := opt.Dispatch
 	if dcfg.Lease == 0 {
 		dcfg.Lease = cfg.DeliveryLease
 	}
 	dcfg.UserAgent = "parley/" + version.Version
+	dcfg.Node = acfg.Node
 	s.metrics = newMetrics(s.App)
 	s.Engine = dispatch.New(s.App, webhook.NewClient(guard, webhook.ClientConfig{}), dcfg, s.metrics.dispatch(), log)
 	s.App.SetNotifier(s.Engine)
@@ -214,6 +242,14 @@ func (s *Server) Run(ctx context.Context) error {
 	} else {
 		fanoutDone <- nil
 	}
+	nodeDone := make(chan error, 1)
+	if s.node != nil {
+		go func() { nodeDone <- s.node.Run(engineCtx) }()
+	} else {
+		nodeDone <- nil
+	}
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- s.Hub.Run(engineCtx) }()
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -235,8 +271,15 @@ func (s *Server) Run(ctx context.Context) error {
 	if ferr := <-fanoutDone; ferr != nil {
 		err = errors.Join(err, fmt.Errorf("real-time fan-out: %w", ferr))
 	}
+	<-nodeDone // Run only ends with its context
+	<-hubDone  // idem
 	if herr := s.Hub.Shutdown(sctx); herr != nil {
 		err = errors.Join(err, fmt.Errorf("close websockets: %w", herr))
+	}
+	// What the connections' offline reports left (or failed to record)
+	// ends now rather than when this node's lease runs out.
+	if lerr := s.App.LeaveCluster(sctx); lerr != nil {
+		s.log.Warn("leave the cluster: this node's users show offline when its lease runs out", "err", lerr)
 	}
 	if derr := s.DB.Close(); derr != nil {
 		err = errors.Join(err, fmt.Errorf("close database: %w", derr))

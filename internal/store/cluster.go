@@ -15,8 +15,9 @@ import (
 
 // What several nodes on one PostgreSQL database share beyond tables: the
 // real-time outbox and its notifications, and the lock that elects the
-// node doing the periodic work (docs/decisions/cluster.md). SQLite serves
-// one node: Clustered is false and these are never used there, but for
+// node doing the periodic work (docs/decisions/cluster.md); presence.go
+// holds the nodes' leases and their users' presence. SQLite serves one
+// node: Clustered is false and these are never used there, but for
 // MaintenanceTurn (always this node) and Ready.
 
 // RealtimeChannel is the PostgreSQL notification channel of the outbox.
@@ -31,11 +32,13 @@ const maintenanceLockKey = 0x7061726c65792e6d
 // delivery leases are shared.
 func (db *DB) Clustered() bool { return db.d.postgres() }
 
-// RealtimeEvent is one row of the outbox: a frame for some users of an app.
+// RealtimeEvent is one row of the outbox: a frame for some users of an
+// app, or for every connection of the app (ToApp).
 type RealtimeEvent struct {
 	ID    int64
 	AppID string
 	UIDs  []string
+	ToApp bool
 	Frame []byte
 }
 
@@ -48,8 +51,8 @@ func (tx *Tx) InsertRealtimeEvents(ctx context.Context, evs []RealtimeEvent) err
 	}
 	for _, ev := range evs {
 		uids, _ := json.Marshal(ev.UIDs) // []string always marshals
-		if _, err := tx.q.ExecContext(ctx, `INSERT INTO realtime_events (app_id, uids, frame, created_at) VALUES (?, ?, ?, ?)`,
-			ev.AppID, string(uids), string(ev.Frame), tx.Now.UnixMilli()); err != nil {
+		if _, err := tx.q.ExecContext(ctx, `INSERT INTO realtime_events (app_id, uids, to_app, frame, created_at) VALUES (?, ?, ?, ?, ?)`,
+			ev.AppID, string(uids), boolInt(ev.ToApp), string(ev.Frame), tx.Now.UnixMilli()); err != nil {
 			return translate("insert realtime event", err)
 		}
 	}
@@ -65,7 +68,7 @@ func (tx *Tx) InsertRealtimeEvents(ctx context.Context, evs []RealtimeEvent) err
 // RealtimeEventsAfter returns up to limit outbox rows with an id above
 // afterID, by id.
 func (db *DB) RealtimeEventsAfter(ctx context.Context, afterID int64, limit int) ([]RealtimeEvent, error) {
-	rows, err := db.read.QueryContext(ctx, db.d.query(`SELECT id, app_id, uids, frame FROM realtime_events WHERE id > ? ORDER BY id LIMIT ?`),
+	rows, err := db.read.QueryContext(ctx, db.d.query(`SELECT id, app_id, uids, to_app, frame FROM realtime_events WHERE id > ? ORDER BY id LIMIT ?`),
 		afterID, limit)
 	if err != nil {
 		return nil, translate("read realtime events", err)
@@ -75,13 +78,15 @@ func (db *DB) RealtimeEventsAfter(ctx context.Context, afterID int64, limit int)
 	for rows.Next() {
 		var ev RealtimeEvent
 		var uids, frame string
-		if err := rows.Scan(&ev.ID, &ev.AppID, &uids, &frame); err != nil {
+		var toApp int
+		if err := rows.Scan(&ev.ID, &ev.AppID, &uids, &toApp, &frame); err != nil {
 			return nil, translate("read realtime events", err)
 		}
 		if err := json.Unmarshal([]byte(uids), &ev.UIDs); err != nil {
 			return nil, fmt.Errorf("store: realtime event %d: uids: %w", ev.ID, err)
 		}
 		ev.Frame = []byte(frame)
+		ev.ToApp = toApp != 0
 		out = append(out, ev)
 	}
 	return out, translate("read realtime events", rows.Err())

@@ -21,6 +21,7 @@ var copyTables = []string{
 	"chat_groups", "group_members", "group_bans",
 	"messages", "message_mentions", "conversations", "user_conversations",
 	"bots", "deliveries", "delivery_attempts", "realtime_events",
+	"cluster_nodes", "presence",
 }
 
 // identityColumns are the generated keys whose next value Copy moves past

@@ -192,8 +192,10 @@ func fillEveryTable(t *testing.T, db *DB) {
 				return err
 			},
 			func() error {
-				return tx.InsertRealtimeEvents(ctx, []RealtimeEvent{{AppID: "app1", UIDs: []string{"alice"}, Frame: []byte(`{"type":"message"}`)}})
+				return tx.InsertRealtimeEvents(ctx, []RealtimeEvent{{AppID: "app1", UIDs: []string{"alice"}, Frame: []byte(`{"type":"message"}`)},
+					{AppID: "app1", ToApp: true, Frame: []byte(`{"type":"presence"}`)}})
 			},
+			func() error { return tx.AddPresence(ctx, "app1", "alice", "node-a", 13000) },
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
@@ -203,6 +205,9 @@ func fillEveryTable(t *testing.T, db *DB) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RenewNode(ctx, "node-a", 13000, 43000); err != nil {
 		t.Fatal(err)
 	}
 }

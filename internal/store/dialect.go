@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -498,6 +501,8 @@ func translate(op string, err error) error {
 		return &chat.Error{Kind: chat.KindUnavailable, Code: "ERR_OPERATION_FAILED", Message: "The database is busy; try again.", Err: wrapped}
 	case isUnstorableText(err):
 		return &chat.Error{Kind: chat.KindInvalid, Code: "ERR_BAD_REQUEST", Message: "The request contains a character that cannot be stored (NUL).", Err: wrapped}
+	case isUnreachable(err):
+		return &chat.Error{Kind: chat.KindUnavailable, Code: "ERR_OPERATION_FAILED", Message: "The database is unreachable; try again.", Err: wrapped}
 	}
 	if chat.AsError(err) != nil {
 		return err
@@ -545,6 +550,33 @@ func isBusy(err error) bool {
 func isRetryable(err error) bool {
 	c := pgCode(err)
 	return c == pgSerializationFailure || c == pgDeadlockDetected
+}
+
+// isUnreachable reports whether err says the PostgreSQL server could not
+// be reached or ended the session: a failed connection attempt (refused,
+// timed out, or refused by the server: starting up, shutting down, not
+// accepting connections), a connection-exception or operator-intervention
+// SQLSTATE (class 08, 57P01-57P03: terminated by an administrator, a
+// crash of another backend, a restart), or a connection pgx found closed
+// or broken. The pool replaces such connections by itself; the request
+// fails as KindUnavailable (503), which clients retry.
+func isUnreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	switch c := pgCode(err); {
+	case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03":
+		return true
+	case c != "":
+		return false // any other answer of the server: it is reachable
+	}
+	if _, ok := sqliteCode(err); ok {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || pgconn.Timeout(err) && !errors.Is(err, context.Canceled)
 }
 
 // isUnstorableText reports text PostgreSQL refuses to store (SQLite

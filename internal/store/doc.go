@@ -65,5 +65,9 @@
 // start (ClearLeases is for SQLite's single node). Real-time events go
 // through the realtime_events outbox with pg_notify (cluster.go; read by
 // internal/cluster). MaintenanceTurn elects the node that runs periodic
-// work with a session advisory lock held on a pool connection.
+// work with a session advisory lock held on a pool connection. Each node
+// renews a lease in cluster_nodes and keeps a presence row per user it
+// holds a connection of (presence.go); rows of nodes whose lease ran out
+// do not count. A PostgreSQL that cannot be reached (refused or ended
+// connections) is chat.KindUnavailable.
 package store

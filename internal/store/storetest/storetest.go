@@ -82,6 +82,18 @@ func URL(t testing.TB, engine string) string {
 	}
 }
 
+// AdminURL returns PARLEY_TEST_POSTGRES, the URL of the server's
+// maintenance database, for tests that act on the server itself (end
+// connections, refuse new ones); the test is skipped without it.
+func AdminURL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(PostgresEnv)
+	if admin == "" {
+		t.Skipf("PostgreSQL tests skipped: %s is not set (scripts/test sets it)", PostgresEnv)
+	}
+	return admin
+}
+
 // NewPostgres creates a database named parley_test_<random> on the server
 // of the maintenance URL admin and returns its URL; the database is
 // dropped (with any connection left to it) when the test ends.
