@@ -39,22 +39,24 @@ func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 // flight, and the due heads are read in a read transaction, off the
 // writer and without a commit to wait for. Leases exist for nodes that
 // share a database; a single node's are cleared at its start anyway.
-func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim, fl *store.InFlight) ([]store.DueDelivery, error) {
-	var out []store.DueDelivery
+// held then reports due heads left out for want of a slot
+// (store.DueLaneHeads); in a cluster it is false (nodes look again at every
+// attempt's end anyway).
+func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim, fl *store.InFlight) (due []store.DueDelivery, held bool, err error) {
 	if !a.db.Clustered() {
-		err := a.read(ctx, func(tx *store.Tx) error {
+		err = a.read(ctx, func(tx *store.Tx) error {
 			var err error
-			out, err = tx.DueLaneHeads(ctx, now.UnixMilli(), c.DefaultCap, c.Limit, fl)
+			due, held, err = tx.DueLaneHeads(ctx, now.UnixMilli(), c.DefaultCap, c.Limit, fl)
 			return err
 		})
-		return out, err
+		return due, held, err
 	}
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
+	err = a.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = tx.ClaimDeliveries(ctx, now.UnixMilli(), c)
+		due, err = tx.ClaimDeliveries(ctx, now.UnixMilli(), c)
 		return err
 	})
-	return out, err
+	return due, false, err
 }
 
 // ReleaseDeliveries ends a node's leases on deliveries it claimed but does

@@ -110,7 +110,7 @@ func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 	done := 0
 	for done < b.N {
 		now := time.Now()
-		due, err := a.ClaimDeliveries(ctx, now, store.Claim{Owner: "bench", DefaultCap: 16, Limit: 512,
+		due, _, err := a.ClaimDeliveries(ctx, now, store.Claim{Owner: "bench", DefaultCap: 16, Limit: 512,
 			LeaseMs: time.Minute.Milliseconds(), DefaultTimeout: 10_000}, fl)
 		if err != nil {
 			b.Fatal(err)

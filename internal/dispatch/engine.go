@@ -123,7 +123,13 @@ type Engine struct {
 	// only.
 	again bool
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// held: the last round left due deliveries out for want of a slot
+	// (a bot or the engine at its cap, a busy lane), so an attempt's end
+	// must wake the engine. releases counts attempts' ends, so that a
+	// round can tell that one ended while it ran.
+	held     bool
+	releases uint64
 	lanes    map[laneKey]bool // lanes with an attempt in flight
 	ids      map[int64]bool   // deliveries with an attempt in flight
 	inflight map[botKey]int   // attempts in flight per bot
@@ -223,11 +229,15 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	free := e.cfg.Workers - e.total
 	// What is in flight here, for a single node's claim (no leases).
 	fl := &store.InFlight{Deliveries: maps.Clone(e.ids), PerBot: maps.Clone(e.inflight)}
+	releases := e.releases
+	if free <= 0 {
+		e.held = true // what waits is not known: look when a slot frees
+	}
 	e.mu.Unlock()
 	if free <= 0 {
 		return 0
 	}
-	due, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
+	due, held, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
 		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()}, fl)
 	e.again = false
 	if err != nil {
@@ -294,6 +304,13 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		}
 		claimed = append(claimed, claim{d: *d, target: t, probe: probe})
 	}
+	// Due deliveries left out wait for a slot: the next attempt to end
+	// wakes the engine; if one ended while this round ran, it did not
+	// know, and the next round runs at once.
+	e.held = held || len(unused) > 0
+	if e.held && e.releases != releases {
+		e.again = true
+	}
 	e.mu.Unlock()
 	if len(unused) > 0 {
 		if err := e.app.ReleaseDeliveries(ctx, e.cfg.Node, unused); err != nil && ctx.Err() == nil {
@@ -319,19 +336,16 @@ type claim struct {
 }
 
 // release returns a claim's lane and slots, and wakes the loop when that
-// may have made something due: next (the attempt's report), a slot of a
-// bot or of the engine at its cap, a probe's end. A lane without a backlog
-// freed on one node wakes nobody: new deliveries wake the engine
-// themselves. Nodes that share a database always look: other nodes'
-// deliveries do not wake this one.
+// may have made something due: next (the attempt's report), due
+// deliveries left waiting for a slot by the last round (held), a probe's
+// end. A lane without a backlog freed on one node wakes nobody: new
+// deliveries wake the engine themselves. Nodes that share a database
+// always look: other nodes' deliveries do not wake this one.
 func (e *Engine) release(c claim, next bool) {
-	limit := e.cfg.MaxInFlight
-	if c.target.MaxInFlight > 0 {
-		limit = c.target.MaxInFlight
-	}
 	e.mu.Lock()
+	e.releases++
 	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{App: c.d.AppID, Bot: c.d.Bot}
-	next = next || c.probe || e.clustered || e.inflight[bot] >= limit || e.total >= e.cfg.Workers
+	next = next || c.probe || e.clustered || e.held
 	delete(e.lanes, lane)
 	delete(e.ids, c.d.ID)
 	if e.inflight[bot]--; e.inflight[bot] <= 0 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/config"
 	"parley/internal/webhook"
 )
 
@@ -602,5 +603,48 @@ func TestMultipleReceiversFanOutToBots(t *testing.T) {
 	if str(a.Payload, "data.receiver") != "bot-one" || str(b.Payload, "data.receiver") != "bot-two" ||
 		str(a.Payload, "data.id") == str(b.Payload, "data.id") {
 		t.Fatalf("fan-out: %s / %s", a.Body, b.Body)
+	}
+}
+
+// TestNoDeliveryWaitsForThePoll: with the engine's safety poll an hour
+// away, every delivery still goes out as soon as it may: deliveries held
+// back by the bot's cap of 2, by their lane's earlier delivery and by a
+// retry go out when the slot, the lane or the retry time frees them, after
+// the senders have stopped. A wake-up the engine misses shows as a
+// delivery that never arrives.
+func TestNoDeliveryWaitsForThePoll(t *testing.T) {
+	t.Parallel()
+	opt := fastDelivery()
+	opt.Dispatch.Poll = time.Hour
+	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	fb := newFakeBot(t)
+	fb.set(func(r botReq, n int) answer {
+		if str(r.Payload, "data.data.text") == "retry me" && r.Header.Get("Parley-Attempt") == "1" {
+			return answer{Status: 503}
+		}
+		return answer{Status: 200, Delay: 20 * time.Millisecond}
+	})
+	e.bot("capped", fb, map[string]any{"maxInFlight": 2})
+	const users, each = 8, 3
+	for i := range users {
+		e.user(fmt.Sprintf("u%d", i))
+	}
+	for i := range users {
+		for j := range each {
+			e.say(fmt.Sprintf("u%d", i), "capped", fmt.Sprintf("m%d", j))
+		}
+	}
+	e.say("u0", "capped", "retry me")
+	want := users*each + 2 // the retried message twice
+	got := map[string]int{}
+	for range want {
+		r := fb.next() // fails after 10 s without a request
+		got[str(r.Payload, "data.sender")+"/"+str(r.Payload, "data.data.text")]++
+	}
+	if got["u0/retry me"] != 2 || got["u7/m2"] != 1 {
+		t.Fatalf("deliveries: %v", got)
+	}
+	if n := fb.peak(); n > 2 {
+		t.Fatalf("%d requests in flight at once, the cap is 2", n)
 	}
 }

@@ -117,7 +117,10 @@ type InFlight struct {
 // In flight means: with fl nil, leased (a live lease_until, on any node),
 // so that the cap holds for the whole cluster; otherwise as fl says, and
 // leases are not looked at (one node, which keeps them in memory).
-func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int, fl *InFlight) ([]DueDelivery, error) {
+//
+// held reports that due heads were left out, their bot being at its cap or
+// the batch full: whoever frees a slot must look again.
+func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int, fl *InFlight) (heads []DueDelivery, held bool, err error) {
 	// Both reads see heads and leases only (deliveries_leased,
 	// deliveries_heads), never a lane's backlog: a round costs as much as
 	// the lanes with work up to the batch, however many deliveries wait in
@@ -131,7 +134,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		}
 		leaseCut = math.MaxInt64
 	} else if err := tx.leasesPerBot(ctx, nowMs, busy); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// The heads are chosen on a few narrow columns (in-flight ones come
 	// back every round on one node), then read whole.
@@ -141,20 +144,24 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
 		ORDER BY d.next_attempt_at, d.id`, nowMs, leaseCut, nowMs)
 	if err != nil {
-		return nil, translate("due deliveries", err)
+		return nil, false, translate("due deliveries", err)
 	}
 	var ids []int64
-	for len(ids) < limit && rows.Next() {
+	for rows.Next() {
 		var id int64
 		var k BotKey
 		var health string
 		var maxInFlight int
 		if err := rows.Scan(&id, &k.App, &k.Bot, &health, &maxInFlight); err != nil {
 			rows.Close()
-			return nil, translate("due deliveries", err)
+			return nil, false, translate("due deliveries", err)
 		}
 		if fl != nil && fl.Deliveries[id] {
 			continue
+		}
+		if len(ids) == limit {
+			held = true // one more due head than the batch takes
+			break
 		}
 		limitOf := defaultCap
 		switch {
@@ -164,6 +171,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			limitOf = maxInFlight
 		}
 		if busy[k] >= limitOf {
+			held = true
 			continue
 		}
 		busy[k]++
@@ -171,7 +179,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, translate("due deliveries", err)
+		return nil, false, translate("due deliveries", err)
 	}
 	out := make([]DueDelivery, len(ids))
 	for i, id := range ids {
@@ -184,12 +192,12 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
 			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
 			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout); err != nil {
-			return nil, translate("due delivery", err)
+			return nil, false, translate("due delivery", err)
 		}
 		d.Payload = json.RawMessage(payload)
 		dd.BotEnabled = enabled != 0
 	}
-	return out, nil
+	return out, held, nil
 }
 
 // leasesPerBot adds the live leases of each bot to busy.
@@ -243,7 +251,7 @@ type Claim struct {
 // runs again) if two nodes' claims would together exceed a bot's cap. A
 // delivery's lease lasts its bot's attempt timeout plus c.LeaseMs.
 func (tx *Tx) ClaimDeliveries(ctx context.Context, nowMs int64, c Claim) ([]DueDelivery, error) {
-	due, err := tx.DueLaneHeads(ctx, nowMs, c.DefaultCap, c.Limit, nil)
+	due, _, err := tx.DueLaneHeads(ctx, nowMs, c.DefaultCap, c.Limit, nil)
 	if err != nil || len(due) == 0 {
 		return nil, err
 	}

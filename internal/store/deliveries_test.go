@@ -60,7 +60,7 @@ func TestDueLaneHeadsIsolation(t *testing.T) {
 		var due []DueDelivery
 		if err := db.Read(ctx, func(tx *Tx) error {
 			var err error
-			due, err = tx.DueLaneHeads(ctx, now, 16, 5, nil)
+			due, _, err = tx.DueLaneHeads(ctx, now, 16, 5, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -76,7 +76,7 @@ func TestDueLaneHeadsIsolation(t *testing.T) {
 		// When the failing bot's probe is due, exactly one of its deliveries is.
 		if err := db.Read(ctx, func(tx *Tx) error {
 			var err error
-			due, err = tx.DueLaneHeads(ctx, now+60_000, 16, 100, nil)
+			due, _, err = tx.DueLaneHeads(ctx, now+60_000, 16, 100, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -227,7 +227,7 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 			t.Helper()
 			var out []int64
 			if err := db.Read(ctx, func(tx *Tx) error {
-				due, err := tx.DueLaneHeads(ctx, at, 16, 100, nil)
+				due, _, err := tx.DueLaneHeads(ctx, at, 16, 100, nil)
 				for _, d := range due {
 					out = append(out, d.ID)
 				}
@@ -306,26 +306,32 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 
 		// One node passes what it has in flight instead of leasing: those
 		// deliveries are skipped and count against the bot's cap.
-		inFlight := func(perBot int) []int64 {
+		// held tells that a due head was left out for want of a slot.
+		inFlight := func(perBot, limit int) ([]int64, bool) {
 			t.Helper()
 			var out []int64
+			var held bool
 			fl := &InFlight{Deliveries: map[int64]bool{ids[1]: true}, PerBot: map[BotKey]int{{App: "app1", Bot: "bot"}: perBot}}
 			if err := db.Read(ctx, func(tx *Tx) error {
-				due, err := tx.DueLaneHeads(ctx, now, 16, 100, fl)
+				due, h, err := tx.DueLaneHeads(ctx, now, 16, limit, fl)
 				for _, d := range due {
 					out = append(out, d.ID)
 				}
+				held = h
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
-			return out
+			return out, held
 		}
-		if got := inFlight(15); fmt.Sprint(got) != fmt.Sprint([]int64{ids[5]}) {
-			t.Fatalf("one slot left, ids[1] in flight: due %v, want [%d]", got, ids[5])
+		if got, held := inFlight(15, 100); fmt.Sprint(got) != fmt.Sprint([]int64{ids[5]}) || held {
+			t.Fatalf("one slot left, ids[1] in flight: due %v held %v, want [%d] and nothing held", got, held, ids[5])
 		}
-		if got := inFlight(16); len(got) != 0 {
-			t.Fatalf("bot at its cap: due %v, want none", got)
+		if got, held := inFlight(16, 100); len(got) != 0 || !held {
+			t.Fatalf("bot at its cap: due %v held %v, want none and held", got, held)
+		}
+		if got, held := inFlight(0, 0); len(got) != 0 || !held {
+			t.Fatalf("batch of 0: due %v held %v, want none and held", got, held)
 		}
 
 		// A lane without a backlog has nothing next.
