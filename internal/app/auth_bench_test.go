@@ -2,12 +2,9 @@ package app_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
-	"parley/internal/app"
-	"parley/internal/store"
+	"parley/internal/app/apptest"
 )
 
 // BenchmarkAuthenticate measures resolving an app id and REST API key into
@@ -16,16 +13,7 @@ import (
 //	go test -run '^$' -bench Authenticate ./internal/app/
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	a := app.New(db, app.DefaultConfig(), slog.New(slog.DiscardHandler))
-	na, err := a.CreateApp(ctx, "bench", "us")
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, na, _ := apptest.Open(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := a.Authenticate(ctx, na.App.ID, na.RESTAPIKey, "alice"); err != nil {

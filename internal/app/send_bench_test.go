@@ -3,15 +3,13 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"parley/internal/app"
+	"parley/internal/app/apptest"
 	"parley/internal/chat"
-	"parley/internal/store"
 )
 
 // BenchmarkSendToBot measures the send use case as POST /v3/messages runs
@@ -23,16 +21,7 @@ import (
 //	go test -run '^$' -bench SendToBot -benchtime 20000x ./internal/app/
 func BenchmarkSendToBot(b *testing.B) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	a := app.New(db, app.DefaultConfig(), slog.New(slog.DiscardHandler))
-	na, err := a.CreateApp(ctx, "bench", "us")
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, na, _ := apptest.Open(b)
 	c := app.Caller{AppID: na.App.ID, Scope: chat.ScopeFullAccess}
 	const users, bots = 64, 16
 	for i := range users + bots {

@@ -2,15 +2,14 @@ package dispatch_test
 
 import (
 	"context"
-	"log/slog"
 	"math"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"parley/internal/app"
+	"parley/internal/app/apptest"
 	"parley/internal/chat"
 	"parley/internal/store"
 )
@@ -37,16 +36,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 
 func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	a := app.New(db, app.DefaultConfig(), slog.New(slog.DiscardHandler))
-	na, err := a.CreateApp(ctx, "bench", "us")
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, na, db := apptest.Open(b)
 	appID := na.App.ID
 	c := app.Caller{AppID: appID, Scope: chat.ScopeFullAccess}
 	const bots = 16
