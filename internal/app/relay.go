@@ -47,6 +47,34 @@ func (a *App) setHop(ctx context.Context, tx *store.Tx, appID string, m *chat.Me
 	return nil
 }
 
+// callbackTail is Callback after its data: the fields callbackBody
+// encodes itself.
+type callbackTail struct {
+	AppID          string         `json:"appId"`
+	Region         string         `json:"region"`
+	ChatAPIVersion string         `json:"chatAPIVersion"`
+	Origin         CallbackOrigin `json:"origin"`
+	Bot            string         `json:"bot"`
+}
+
+// callbackBody returns chat.Marshal of the after_message Callback whose
+// data is the message encoded as msg (Message.MarshalJSON), byte for byte,
+// without encoding the message again for every bot or having the encoder
+// re-read the message's JSON to check and compact it.
+func callbackBody(msg []byte, appID, region, origin, bot string) ([]byte, error) {
+	tail, err := chat.Marshal(callbackTail{AppID: appID, Region: region, ChatAPIVersion: ChatAPIVersion,
+		Origin: CallbackOrigin{Platform: origin}, Bot: bot})
+	if err != nil {
+		return nil, err
+	}
+	const head = `{"trigger":"after_message","data":`
+	b := make([]byte, 0, len(head)+len(msg)+len(tail))
+	b = append(b, head...)
+	b = append(b, msg...)
+	b = append(b, ',')
+	return append(b, tail[1:]...), nil // tail is an object: {…}
+}
+
 // region returns the app's region, read once per process: an app's
 // region is fixed when it is created.
 func (a *App) region(ctx context.Context, tx *store.Tx, appID string) (string, error) {
@@ -82,9 +110,12 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 		origin = OriginAPI
 	}
 	now := tx.Now.UnixMilli()
+	msg, err := m.MarshalJSON() // once for every bot the message reaches
+	if err != nil {
+		return err
+	}
 	for _, bot := range targets {
-		body, err := chat.Marshal(Callback{Trigger: "after_message", Data: m, AppID: c.AppID, Region: region,
-			ChatAPIVersion: ChatAPIVersion, Origin: CallbackOrigin{Platform: origin}, Bot: bot})
+		body, err := callbackBody(msg, c.AppID, region, origin, bot)
 		if err != nil {
 			return err
 		}
