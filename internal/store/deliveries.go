@@ -136,28 +136,62 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	} else if err := tx.leasesPerBot(ctx, nowMs, busy); err != nil {
 		return nil, false, err
 	}
-	// The heads are chosen on a few narrow columns (in-flight ones come
-	// back every round on one node), then read whole.
-	rows, err := tx.q.QueryContext(ctx, `SELECT d.id, d.app_id, d.bot_uid, b.health_state, b.max_in_flight
-		FROM deliveries d JOIN bots b ON b.app_id = d.app_id AND b.uid = d.bot_uid
-		WHERE d.state = 'pending' AND d.head = 1 AND d.next_attempt_at <= ? AND d.lease_until <= ?
-		  AND (b.health_state <> 'failing' OR b.next_probe_at <= ? OR d.kind = 'test')
-		ORDER BY d.next_attempt_at, d.id`, nowMs, leaseCut, nowMs)
+	// The heads are chosen on the columns deliveries_heads covers (the
+	// in-flight ones come back every round on one node) and their bots'
+	// state, read once per bot after the heads (PostgreSQL runs one query
+	// at a time on a connection); the chosen ones are then read whole.
+	type head struct {
+		id   int64
+		bot  BotKey
+		kind string
+	}
+	var cands []head
+	rows, err := tx.q.QueryContext(ctx, `SELECT id, app_id, bot_uid, kind FROM deliveries
+		WHERE state = 'pending' AND head = 1 AND next_attempt_at <= ? AND lease_until <= ?
+		ORDER BY next_attempt_at, id`, nowMs, leaseCut)
 	if err != nil {
 		return nil, false, translate("due deliveries", err)
 	}
-	var ids []int64
 	for rows.Next() {
-		var id int64
-		var k BotKey
-		var health string
-		var maxInFlight int
-		if err := rows.Scan(&id, &k.App, &k.Bot, &health, &maxInFlight); err != nil {
+		var h head
+		if err := rows.Scan(&h.id, &h.bot.App, &h.bot.Bot, &h.kind); err != nil {
 			rows.Close()
 			return nil, false, translate("due deliveries", err)
 		}
-		if fl != nil && fl.Deliveries[id] {
+		if fl == nil || !fl.Deliveries[h.id] {
+			cands = append(cands, h)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, translate("due deliveries", err)
+	}
+	type botState struct {
+		health      string
+		nextProbe   int64
+		maxInFlight int
+		missing     bool // deleted meanwhile (its deliveries with it)
+	}
+	bots := map[BotKey]*botState{}
+	var ids []int64
+	for _, h := range cands {
+		b := bots[h.bot]
+		if b == nil {
+			b = &botState{}
+			err := tx.q.QueryRowContext(ctx, `SELECT health_state, next_probe_at, max_in_flight FROM bots WHERE app_id = ? AND uid = ?`,
+				h.bot.App, h.bot.Bot).Scan(&b.health, &b.nextProbe, &b.maxInFlight)
+			if errors.Is(err, sql.ErrNoRows) {
+				b.missing = true
+			} else if err != nil {
+				return nil, false, translate("due deliveries", err)
+			}
+			bots[h.bot] = b
+		}
+		if b.missing {
 			continue
+		}
+		if b.health == chat.HealthFailing && b.nextProbe > nowMs && h.kind != chat.DeliveryKindTest {
+			continue // waits for the bot's probe (NextDueAt)
 		}
 		if len(ids) == limit {
 			held = true // one more due head than the batch takes
@@ -165,21 +199,17 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		}
 		limitOf := defaultCap
 		switch {
-		case health == chat.HealthFailing:
+		case b.health == chat.HealthFailing:
 			limitOf = 1
-		case maxInFlight > 0:
-			limitOf = maxInFlight
+		case b.maxInFlight > 0:
+			limitOf = b.maxInFlight
 		}
-		if busy[k] >= limitOf {
+		if busy[h.bot] >= limitOf {
 			held = true
 			continue
 		}
-		busy[k]++
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, translate("due deliveries", err)
+		busy[h.bot]++
+		ids = append(ids, h.id)
 	}
 	out := make([]DueDelivery, len(ids))
 	for i, id := range ids {

@@ -12,6 +12,8 @@ ALTER TABLE deliveries ADD COLUMN head INTEGER NOT NULL DEFAULT 0;
 UPDATE deliveries SET head = 1 WHERE state = 'pending' AND id = (
     SELECT min(x.id) FROM deliveries x WHERE x.app_id = deliveries.app_id AND x.bot_uid = deliveries.bot_uid
         AND x.conversation_id = deliveries.conversation_id AND x.state = 'pending');
-CREATE INDEX deliveries_heads ON deliveries (next_attempt_at, id) WHERE state = 'pending' AND head = 1;
+-- deliveries_heads covers what a round reads of each head before it
+-- chooses (the engine's in-flight heads come back every round on one node).
+CREATE INDEX deliveries_heads ON deliveries (next_attempt_at, id, app_id, bot_uid, kind, lease_until) WHERE state = 'pending' AND head = 1;
 CREATE INDEX deliveries_leased ON deliveries (app_id, bot_uid, lease_until) WHERE state = 'pending' AND lease_until > 0;
 DROP INDEX deliveries_pending;
