@@ -479,21 +479,16 @@ func (a *App) ListMembers(ctx context.Context, c Caller, guid string, f store.Me
 		if out, total, err = tx.ListMembers(ctx, c.AppID, guid, f); err != nil {
 			return err
 		}
+		users := make([]*chat.User, len(out))
 		for i := range out {
 			if err := viewer(ctx, tx, c.AppID, me, &out[i].User); err != nil {
 				return err
 			}
+			users[i] = &out[i].User
 		}
-		return nil
+		return a.presence(ctx, tx, c.AppID, users...)
 	})
 	if err != nil {
-		return nil, 0, err
-	}
-	users := make([]*chat.User, len(out))
-	for i := range out {
-		users[i] = &out[i].User
-	}
-	if err := a.presence(ctx, nil, c.AppID, users...); err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil
@@ -513,21 +508,16 @@ func (a *App) ListBannedUsers(ctx context.Context, c Caller, guid string, p stor
 		if out, total, err = tx.ListBans(ctx, c.AppID, guid, p); err != nil {
 			return err
 		}
+		users := make([]*chat.User, len(out))
 		for i := range out {
 			if err := viewer(ctx, tx, c.AppID, me, &out[i].User); err != nil {
 				return err
 			}
+			users[i] = &out[i].User
 		}
-		return nil
+		return a.presence(ctx, tx, c.AppID, users...)
 	})
 	if err != nil {
-		return nil, 0, err
-	}
-	users := make([]*chat.User, len(out))
-	for i := range out {
-		users[i] = &out[i].User
-	}
-	if err := a.presence(ctx, nil, c.AppID, users...); err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil

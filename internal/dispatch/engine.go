@@ -227,8 +227,12 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
-	// What is in flight here, for a single node's claim (no leases).
-	fl := &store.InFlight{Deliveries: maps.Clone(e.ids), PerBot: maps.Clone(e.inflight)}
+	// What is in flight here, for a single node's claim (no leases; nodes
+	// sharing a database lease their claims instead).
+	var fl *store.InFlight
+	if !e.clustered {
+		fl = &store.InFlight{Deliveries: maps.Clone(e.ids), PerBot: maps.Clone(e.inflight)}
+	}
 	releases := e.releases
 	if free <= 0 {
 		e.held = true // what waits is not known: look when a slot frees

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"parley/internal/chat"
@@ -40,6 +41,17 @@ func TestPreparedStatementsNestAndRecover(t *testing.T) {
 		ctx := context.Background()
 		db := openTest(t, engine)
 		const q = `SELECT uid FROM users WHERE app_id = 'app1' ORDER BY uid`
+		// nested checks the nested runs in a write or read transaction.
+		nested := func(tx *Tx, where string) error {
+			if engine != "sqlite" {
+				return nil
+			}
+			outer, inner, err := countNested(ctx, tx, q)
+			if err == nil && (outer != 3 || inner != 9) {
+				t.Errorf("%s: outer %d inner %d rows, want 3 and 9", where, outer, inner)
+			}
+			return err
+		}
 		for round := 0; round < 2; round++ { // the second round runs the kept statements
 			if err := db.Write(ctx, func(tx *Tx) error {
 				for _, uid := range []string{"a", "b", "c"} {
@@ -49,33 +61,11 @@ func TestPreparedStatementsNestAndRecover(t *testing.T) {
 						}
 					}
 				}
-				if engine != "sqlite" {
-					return nil
-				}
-				outer, inner, err := countNested(ctx, tx, q)
-				if err != nil {
-					return err
-				}
-				if outer != 3 || inner != 9 {
-					t.Errorf("write round %d: outer %d inner %d rows, want 3 and 9", round, outer, inner)
-				}
-				return nil
+				return nested(tx, fmt.Sprintf("write round %d", round))
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Read(ctx, func(tx *Tx) error {
-				if engine != "sqlite" {
-					return nil
-				}
-				outer, inner, err := countNested(ctx, tx, q)
-				if err != nil {
-					return err
-				}
-				if outer != 3 || inner != 9 {
-					t.Errorf("read round %d: outer %d inner %d rows, want 3 and 9", round, outer, inner)
-				}
-				return nil
-			}); err != nil {
+			if err := db.Read(ctx, func(tx *Tx) error { return nested(tx, fmt.Sprintf("read round %d", round)) }); err != nil {
 				t.Fatal(err)
 			}
 		}
