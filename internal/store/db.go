@@ -225,13 +225,17 @@ func (db *DB) Close() error {
 var ErrClosed = errors.New("store: database is closed")
 
 // Write runs fn in a write transaction and returns after the commit is
-// durable. On SQLite fn may be run together with other requests in one
-// transaction, inside its own savepoint; an error from fn undoes only fn's
-// changes. On PostgreSQL fn runs in its own SERIALIZABLE transaction and
-// is run again, in a new transaction with a new Now, when the transaction
-// fails to serialize against a concurrent one: fn must have no effect
-// outside tx that a second run would repeat. fn must not keep tx after it
-// returns.
+// durable. fn may be run more than once, in a new transaction with a new
+// Now each time, and must have no effect outside tx that a second run
+// would repeat. fn must not keep tx after it returns.
+//
+// On SQLite fn is run together with other requests in one transaction (a
+// group commit); an error from fn undoes only fn's changes (see
+// runBatch). Once it has started, fn's statements run to the end even if
+// ctx ends (ctx is checked before), so that a commit is never half-done
+// on one caller's account. On PostgreSQL fn runs in its own SERIALIZABLE
+// transaction and is run again when that fails to serialize against a
+// concurrent one.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 	if db.d.postgres() {
 		return db.writePostgres(ctx, fn)
@@ -531,30 +535,50 @@ func (db *DB) writer(w *stmtConn) {
 }
 
 // runBatch runs the requests in one transaction on w and reports to each.
+//
+// The batch is first run as it comes, every request straight into the
+// transaction. When a request fails, that run is rolled back and the
+// batch runs again with each request in a savepoint, so that the failure
+// undoes only its own changes. The common case, a batch in which every
+// request succeeds, thus pays for no savepoint (a savepoint makes SQLite
+// copy each page a request first changes into a sub-journal), at the
+// price of a second run of a batch in which one fails.
 func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
-	ctx := context.Background() // requests' contexts are checked one by one
 	results := make([]error, len(batch))
+	ok, err := db.runTx(w, batch, results, false)
+	if !ok && err == nil && len(batch) > 1 {
+		clear(results)
+		_, err = db.runTx(w, batch, results, true)
+	}
+	db.report(batch, results, err)
+}
+
+// runTx runs the requests in one transaction, each in its own savepoint
+// when isolate is set, and commits when at least one succeeded. Without
+// isolate it stops at the first failing request, rolls back and reports
+// ok false. err is a failure of the whole transaction; results hold each
+// request's own outcome.
+func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate bool) (ok bool, err error) {
+	ctx := context.Background() // requests' contexts are checked one by one
 	// BEGIN IMMEDIATE takes the write lock at once (another process may
 	// hold it: busy_timeout waits), so that no statement of the batch can
 	// fail to upgrade a read lock.
 	if _, err := w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		err = translate("begin write", err)
-		for _, r := range batch {
-			r.done <- err
-		}
-		return
+		return false, translate("begin write", err)
 	}
 	rollback := func() { w.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck // fails only when SQLite has rolled back already
-	single := len(batch) == 1
 	ran := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		tx := db.newTx(w)
-		if single {
-			results[i] = db.call(r.fn, tx)
+		tx := db.newTx(detached{w})
+		if !isolate {
+			if results[i] = db.call(r.fn, tx); results[i] != nil {
+				rollback()
+				return false, nil
+			}
 			ran++
 			continue
 		}
@@ -567,25 +591,35 @@ func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
 			if _, rbErr := w.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				rollback()
-				db.failAll(batch, results, translate("rollback to savepoint", rbErr))
-				return
+				return false, translate("rollback to savepoint", rbErr)
 			}
 		}
 		if _, err := w.ExecContext(ctx, "RELEASE w"); err != nil {
 			rollback()
-			db.failAll(batch, results, translate("release savepoint", err))
-			return
+			return false, translate("release savepoint", err)
 		}
-		ran++
+		if results[i] == nil {
+			ran++
+		}
 	}
-	if single && results[0] != nil || ran == 0 {
+	if ran == 0 {
 		rollback()
-	} else if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
-		rollback()
-		db.failAll(batch, results, translate("commit", err))
-		return
+		return true, nil
 	}
+	if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
+		rollback()
+		return false, translate("commit", err)
+	}
+	return true, nil
+}
+
+// report tells each request its outcome: err, when the transaction as a
+// whole failed, for those that had not failed on their own.
+func (db *DB) report(batch []*writeReq, results []error, err error) {
 	for i, r := range batch {
+		if results[i] == nil {
+			results[i] = err
+		}
 		r.done <- results[i]
 	}
 }
@@ -600,14 +634,4 @@ func (db *DB) call(fn func(*Tx) error, tx *Tx) (err error) {
 		}
 	}()
 	return fn(tx)
-}
-
-// failAll reports err to every request that had not failed on its own.
-func (db *DB) failAll(batch []*writeReq, results []error, err error) {
-	for i, r := range batch {
-		if results[i] == nil {
-			results[i] = err
-		}
-		r.done <- results[i]
-	}
 }

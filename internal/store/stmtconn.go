@@ -30,6 +30,25 @@ func (t txRunner) QueryContext(ctx context.Context, query string, args ...any) (
 	return rows, nil, err
 }
 
+// detached runs statements without their callers' contexts. The SQLite
+// driver watches a statement's context, when it can end, from a goroutine
+// of its own for every statement; the writer's statements need no watch
+// (a request's context is checked before it runs, and once begun a write
+// runs to the end).
+type detached struct{ runner }
+
+func (d detached) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	return d.runner.ExecContext(context.Background(), query, args...)
+}
+
+func (d detached) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, func(), error) {
+	return d.runner.QueryContext(context.Background(), query, args...)
+}
+
+func (d detached) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	return d.runner.QueryRowContext(context.Background(), query, args...)
+}
+
 // stmtConn is one SQLite connection, owned by one goroutine at a time,
 // that keeps every statement it runs prepared. modernc.org/sqlite parses a
 // statement on every unprepared call, and parsing was the largest single
