@@ -30,12 +30,9 @@ const ChatAPIVersion = "3.0"
 
 // setHop gives a bot's message its place in a bot-to-bot chain: one more
 // than the newest message relayed to that bot in the conversation (1 when
-// the bot speaks first). Humans' messages are hop 0.
-func (a *App) setHop(ctx context.Context, tx *store.Tx, appID string, m *chat.Message) error {
-	isBot, err := tx.IsBot(ctx, appID, m.Sender)
-	if err != nil || !isBot {
-		return err
-	}
+// the bot speaks first). Humans' messages stay at hop 0: it is called for
+// bots' messages only.
+func setHop(ctx context.Context, tx *store.Tx, appID string, m *chat.Message) error {
 	hop, ok, err := tx.LastRelayedHop(ctx, appID, m.Sender, m.ConversationID)
 	if err != nil {
 		return err
@@ -92,10 +89,9 @@ func (a *App) region(ctx context.Context, tx *store.Tx, appID string) (string, e
 // relay queues one delivery per bot that must receive m, in the
 // transaction that stores m: a message is never stored without its
 // deliveries, nor a delivery without its message.
-func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m *chat.Message) error {
-	cands, err := tx.RelayCandidates(ctx, c.AppID, m)
-	if err != nil || len(cands) == 0 {
-		return err
+func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m *chat.Message, cands []chat.RelayCandidate) error {
+	if len(cands) == 0 {
+		return nil
 	}
 	targets := chat.RelayTargets(m, cands, a.cfg.HopLimit)
 	if len(targets) == 0 {

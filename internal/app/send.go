@@ -329,22 +329,30 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 	m.Sender = sender.UID
 	known := map[string]*chat.User{sender.UID: sender} // users read already, for render
 	var audience []string
+	var senderIsBot bool
+	var cands []chat.RelayCandidate // bots that may receive m
 	switch m.ReceiverType {
 	case chat.ReceiverUser:
 		if !chat.ValidID(m.Receiver) {
 			return nil, store.ErrUIDNotFound(m.Receiver)
 		}
-		receiver, err := tx.ActiveUser(ctx, appID, m.Receiver)
+		// One statement for the receiver, its bot settings, the block
+		// state and the sender's being a bot: this runs in the writer,
+		// once for every message.
+		peer, err := tx.Peer(ctx, appID, sender.UID, m.Receiver)
 		if err != nil {
 			return nil, err
 		}
-		known[receiver.UID] = receiver
-		iBlock, theyBlock, err := tx.BlockState(ctx, appID, sender.UID, m.Receiver)
-		if err != nil {
-			return nil, err
+		if !peer.User.Active() {
+			return nil, store.ErrUIDNotFound(m.Receiver)
 		}
-		if iBlock || theyBlock {
+		known[peer.User.UID] = peer.User
+		if peer.Blocked {
 			return nil, chat.Errorf(chat.KindForbidden, "ERR_BLOCKED_RECEIVER", "Messages between %s and %s are blocked.", sender.UID, m.Receiver)
+		}
+		senderIsBot = peer.SenderIsBot
+		if peer.Bot != nil {
+			cands = []chat.RelayCandidate{*peer.Bot}
 		}
 		m.ConversationID = chat.UserConversationID(sender.UID, m.Receiver)
 		audience = []string{sender.UID}
@@ -360,6 +368,12 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 			return nil, err
 		}
 		if audience, err = tx.GroupMemberUIDs(ctx, appID, m.Receiver); err != nil {
+			return nil, err
+		}
+		if senderIsBot, err = tx.IsBot(ctx, appID, sender.UID); err != nil {
+			return nil, err
+		}
+		if cands, err = tx.GroupRelayCandidates(ctx, appID, m.Receiver); err != nil {
 			return nil, err
 		}
 	}
@@ -384,8 +398,10 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 			return nil, chat.Errorf(chat.KindInvalid, "ERR_MESSAGE_THREAD_NESTING", "Threads cannot be nested: message %d is itself a reply.", m.ParentID)
 		}
 	}
-	if err := a.setHop(ctx, tx, appID, m); err != nil {
-		return nil, err
+	if senderIsBot {
+		if err := setHop(ctx, tx, appID, m); err != nil {
+			return nil, err
+		}
 	}
 	m.SentAt, m.UpdatedAt = tx.Unix(), tx.Unix()
 	if err := tx.InsertMessage(ctx, appID, m); err != nil {
@@ -394,7 +410,7 @@ func (a *App) sendTx(ctx context.Context, tx *store.Tx, fx *effects, c Caller, s
 	if err := a.renderKnown(ctx, tx, appID, nil, known, m); err != nil {
 		return nil, err
 	}
-	if err := a.relay(ctx, tx, fx, c, m); err != nil {
+	if err := a.relay(ctx, tx, fx, c, m, cands); err != nil {
 		return nil, err
 	}
 	fx.publish(appID, chat.EventMessage, m, audience)

@@ -139,19 +139,13 @@ func (tx *Tx) DeleteBot(ctx context.Context, appID, uid string) error {
 	return translate("delete bot", err)
 }
 
-// RelayCandidates returns the bots that may receive a message: for a 1:1
-// message the receiver if it is a bot; for a group message every bot that
-// is a member.
-func (tx *Tx) RelayCandidates(ctx context.Context, appID string, m *chat.Message) ([]chat.RelayCandidate, error) {
-	var rows *rowSet
-	var err error
-	if m.ReceiverType == chat.ReceiverUser {
-		rows, err = tx.q.QueryContext(ctx, `SELECT uid, enabled, group_chat_setting FROM bots WHERE app_id = ? AND uid = ?`, appID, m.Receiver)
-	} else {
-		rows, err = tx.q.QueryContext(ctx, `SELECT b.uid, b.enabled, b.group_chat_setting FROM bots b
-			JOIN group_members gm ON gm.app_id = b.app_id AND gm.uid = b.uid
-			WHERE b.app_id = ? AND gm.guid = ? ORDER BY b.uid`, appID, m.Receiver)
-	}
+// GroupRelayCandidates returns the bots that may receive a message to a
+// group: every bot that is a member. (The receiver of a 1:1 message comes
+// with its bot settings from Peer.)
+func (tx *Tx) GroupRelayCandidates(ctx context.Context, appID, guid string) ([]chat.RelayCandidate, error) {
+	rows, err := tx.q.QueryContext(ctx, `SELECT b.uid, b.enabled, b.group_chat_setting FROM bots b
+		JOIN group_members gm ON gm.app_id = b.app_id AND gm.uid = b.uid
+		WHERE b.app_id = ? AND gm.guid = ? ORDER BY b.uid`, appID, guid)
 	if err != nil {
 		return nil, translate("relay candidates", err)
 	}

@@ -106,3 +106,14 @@ func insertedOne(res sql.Result, err error) (bool, error) {
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// withColumns scans a row whose first columns are read by another scan
+// function (scanUser, …) and whose extra columns follow them.
+type withColumns struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (w withColumns) Scan(dest ...any) error {
+	return w.row.Scan(append(dest, w.extra...)...)
+}

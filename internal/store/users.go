@@ -49,6 +49,48 @@ func (tx *Tx) User(ctx context.Context, appID, uid string) (*chat.User, error) {
 	return u, translate("get user", err)
 }
 
+// Peer is the receiver of a 1:1 message as its sender's write needs it:
+// the user, its bot settings when it is a bot, whether either of the two
+// blocks the other, and whether the sender is a bot.
+type Peer struct {
+	User        *chat.User
+	Bot         *chat.RelayCandidate // nil when the receiver is not a bot
+	Blocked     bool
+	SenderIsBot bool
+}
+
+var peerQuery = `SELECT ` + prefixColumns("u.", userColumns) + `,
+		b.uid IS NOT NULL, coalesce(b.enabled, 0), coalesce(b.group_chat_setting, ''),
+		EXISTS (SELECT 1 FROM bots s WHERE s.app_id = u.app_id AND s.uid = ?),
+		EXISTS (SELECT 1 FROM blocked_users x WHERE x.app_id = u.app_id
+			AND ((x.uid = ? AND x.blocked_uid = u.uid) OR (x.uid = u.uid AND x.blocked_uid = ?)))
+	FROM users u LEFT JOIN bots b ON b.app_id = u.app_id AND b.uid = u.uid
+	WHERE u.app_id = ? AND u.uid = ?`
+
+// Peer reads the receiver of a 1:1 message from sender in one statement
+// (deactivated or not): ErrUIDNotFound when there is no such user.
+func (tx *Tx) Peer(ctx context.Context, appID, sender, receiver string) (*Peer, error) {
+	var p Peer
+	var isBot bool
+	var bot chat.RelayCandidate
+	var enabled int
+	row := withColumns{tx.q.QueryRowContext(ctx, peerQuery, sender, sender, sender, appID, receiver),
+		[]any{&isBot, &enabled, &bot.GroupChatSetting, &p.SenderIsBot, &p.Blocked}}
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrUIDNotFound(receiver)
+	}
+	if err != nil {
+		return nil, translate("get peer", err)
+	}
+	p.User = u
+	if isBot {
+		bot.UID, bot.Enabled = u.UID, enabled != 0
+		p.Bot = &bot
+	}
+	return &p, nil
+}
+
 // ActiveUser returns a user that is not deactivated.
 func (tx *Tx) ActiveUser(ctx context.Context, appID, uid string) (*chat.User, error) {
 	u, err := tx.User(ctx, appID, uid)
