@@ -160,7 +160,7 @@ type AttemptReport struct {
 func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) (next bool, err error) {
 	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
 		next = false // a retried function starts clean
-		b, err := tx.Bot(ctx, d.AppID, d.Bot)
+		was, err := tx.BotHealth(ctx, d.AppID, d.Bot)
 		if chat.KindOf(err) == chat.KindNotFound {
 			return nil // the bot was deleted meanwhile, with its deliveries
 		}
@@ -182,7 +182,6 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		if r.Attempt.Error != "" {
 			reason += ": " + r.Attempt.Error
 		}
-		was := healthOf(b)
 		// A busy healthy bot's health changes once a second at most (its
 		// last success, in seconds): most attempts leave it as it was, and
 		// its row is not written.

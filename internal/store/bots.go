@@ -45,6 +45,20 @@ func scanBot(row interface{ Scan(...any) error }) (*BotRow, error) {
 	return b, nil
 }
 
+// BotHealth returns a bot's health as the health policy reads it; one
+// narrow row, read with every completed attempt. ErrBotNotFound when uid
+// is not a bot.
+func (tx *Tx) BotHealth(ctx context.Context, appID, uid string) (chat.HealthState, error) {
+	var h chat.HealthState
+	err := tx.q.QueryRowContext(ctx, `SELECT health_state, health_reason, consecutive_failures, last_success_at, last_failure_at,
+		failing_since, next_probe_at, probe_interval FROM bots WHERE app_id = ? AND uid = ?`, appID, uid).Scan(
+		&h.State, &h.Reason, &h.ConsecutiveFails, &h.LastSuccessAt, &h.LastFailureAt, &h.FailingSince, &h.NextProbeAt, &h.ProbeInterval)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, ErrBotNotFound(uid)
+	}
+	return h, translate("get bot health", err)
+}
+
 // ErrBotNotFound is the error for a uid that is not a bot.
 func ErrBotNotFound(uid string) error {
 	return chat.Errorf(chat.KindNotFound, "ERR_BOT_NOT_FOUND", "The UID %s is not a bot.", uid)

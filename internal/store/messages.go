@@ -72,21 +72,25 @@ func (tx *Tx) InsertMessage(ctx context.Context, appID string, m *chat.Message) 
 		return translate("update conversation", err)
 	}
 	if m.ReceiverType == chat.ReceiverUser {
-		// The sender's side: it has read and received its own message.
-		if _, err := tx.q.ExecContext(ctx, `INSERT INTO user_conversations (app_id, uid, conversation_id, peer, read_id, read_at, delivered_id, delivered_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app_id, uid, conversation_id) DO UPDATE SET read_id = excluded.read_id, read_at = excluded.read_at,
-				delivered_id = excluded.delivered_id, delivered_at = excluded.delivered_at, updated_at = excluded.updated_at`,
-			appID, m.Sender, m.ConversationID, m.Receiver, m.ID, m.SentAt, m.ID, m.SentAt, m.SentAt, m.SentAt); err != nil {
-			return translate("update conversation", err)
-		}
+		// The sender's side: it has read and received its own message. The
+		// receiver's side (when it is another user) only moves up its list
+		// of conversations. One statement for both sides: a row whose
+		// read_id is 0 is a receiver's, and keeps its read state.
+		q := `INSERT INTO user_conversations (app_id, uid, conversation_id, peer, read_id, read_at, delivered_id, delivered_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		args := []any{appID, m.Sender, m.ConversationID, m.Receiver, m.ID, m.SentAt, m.ID, m.SentAt, m.SentAt, m.SentAt}
 		if m.Receiver != m.Sender {
-			if _, err := tx.q.ExecContext(ctx, `INSERT INTO user_conversations (app_id, uid, conversation_id, peer, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (app_id, uid, conversation_id) DO UPDATE SET updated_at = excluded.updated_at`,
-				appID, m.Receiver, m.ConversationID, m.Sender, m.SentAt, m.SentAt); err != nil {
-				return translate("update conversation", err)
-			}
+			q += `, (?, ?, ?, ?, 0, 0, 0, 0, ?, ?)`
+			args = append(args, appID, m.Receiver, m.ConversationID, m.Sender, m.SentAt, m.SentAt)
+		}
+		q += ` ON CONFLICT (app_id, uid, conversation_id) DO UPDATE SET
+			read_id = CASE WHEN excluded.read_id <> 0 THEN excluded.read_id ELSE user_conversations.read_id END,
+			read_at = CASE WHEN excluded.read_id <> 0 THEN excluded.read_at ELSE user_conversations.read_at END,
+			delivered_id = CASE WHEN excluded.read_id <> 0 THEN excluded.delivered_id ELSE user_conversations.delivered_id END,
+			delivered_at = CASE WHEN excluded.read_id <> 0 THEN excluded.delivered_at ELSE user_conversations.delivered_at END,
+			updated_at = excluded.updated_at`
+		if _, err := tx.q.ExecContext(ctx, q, args...); err != nil {
+			return translate("update conversation", err)
 		}
 	}
 	if m.ParentID != 0 {
