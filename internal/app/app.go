@@ -56,9 +56,18 @@ func DefaultConfig() Config {
 		Node: "node", NodeLease: DefaultNodeLease}
 }
 
-// Notifier is woken after a commit that queued deliveries (the delivery
+// Notifier is told of commits that queued deliveries (the delivery
 // engine).
-type Notifier interface{ Wake() }
+type Notifier interface {
+	// Wake makes the engine look for due deliveries.
+	Wake()
+	// Offer hands over deliveries just committed, each the first in its
+	// lane, on a single node: the engine starts those it can at once and
+	// wakes itself for the others. It is called on the store's writer
+	// goroutine right after the commit (store.Tx.AfterCommit) and must
+	// not block.
+	Offer(ds []*chat.Delivery)
+}
 
 // App runs the use cases.
 type App struct {
@@ -68,6 +77,8 @@ type App struct {
 	log    *slog.Logger
 	cfg    Config
 	keys   *keyCache // valid API keys, see keycache.go
+	// targets caches bots' delivery targets on a single node.
+	targets targetCache
 	// regions caches each app's region (app id → string), which never
 	// changes once the app exists; callbacks name it.
 	regions sync.Map
@@ -87,7 +98,8 @@ func (a *App) SetNotifier(n Notifier) { a.notify = n }
 
 type nopNotifier struct{}
 
-func (nopNotifier) Wake() {}
+func (nopNotifier) Wake()                  {}
+func (nopNotifier) Offer([]*chat.Delivery) {}
 
 type nopPublisher struct{}
 
@@ -118,7 +130,8 @@ const (
 // effects are collected inside a transaction and run only after it commits.
 type effects struct {
 	events     []event
-	deliveries bool // deliveries were queued: wake the engine
+	deliveries bool             // deliveries were queued: wake the engine
+	offers     []*chat.Delivery // new deliveries first in their lanes: offer them to the engine
 }
 
 type event struct {
@@ -149,7 +162,16 @@ func (a *App) write(ctx context.Context, fn func(tx *store.Tx, fx *effects) erro
 			return err
 		}
 		if clustered {
+			// Other nodes take deliveries too: wake this one's engine
+			// to claim them with the others.
+			fx.deliveries = fx.deliveries || len(fx.offers) > 0
+			fx.offers = nil
 			return a.outbox(ctx, tx, &fx)
+		}
+		if offers := fx.offers; len(offers) > 0 {
+			// Before any other write, so before any attempt can end:
+			// see dispatch.Engine.Offer.
+			tx.AfterCommit(func() { a.notify.Offer(offers) })
 		}
 		return nil
 	})

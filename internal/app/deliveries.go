@@ -96,38 +96,6 @@ func (a *App) PruneRealtimeEvents(ctx context.Context, keep time.Duration) (int,
 	return n, err
 }
 
-// DeliveryTarget is what the engine needs of a bot to deliver to it.
-type DeliveryTarget struct {
-	URL          string
-	UseBasicAuth bool
-	Username     string
-	Password     string
-	Secrets      []string // current first; the previous one during a rotation window
-	MaxInFlight  int
-	Timeout      time.Duration
-	Health       chat.HealthState
-}
-
-// DeliveryTarget returns the bot's endpoint configuration.
-func (a *App) DeliveryTarget(ctx context.Context, appID, uid string) (*DeliveryTarget, error) {
-	var out *DeliveryTarget
-	err := a.read(ctx, func(tx *store.Tx) error {
-		b, err := tx.Bot(ctx, appID, uid)
-		if err != nil {
-			return err
-		}
-		t := &DeliveryTarget{URL: b.WebhookURL, UseBasicAuth: b.UseBasicAuth, Username: b.Username, Password: b.Password,
-			Secrets: []string{b.Secret}, MaxInFlight: b.MaxInFlight, Timeout: time.Duration(b.TimeoutSeconds) * time.Second,
-			Health: healthOf(b)}
-		if b.PreviousSecret != "" && !rotationExpired(b, tx.Now) {
-			t.Secrets = append(t.Secrets, b.PreviousSecret)
-		}
-		out = t
-		return nil
-	})
-	return out, err
-}
-
 func healthOf(b *store.BotRow) chat.HealthState {
 	h := b.Health
 	return chat.HealthState{State: h.State, Reason: h.Reason, ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt,

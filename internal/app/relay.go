@@ -125,7 +125,11 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 		if err := tx.InsertDelivery(ctx, d); err != nil {
 			return err
 		}
+		if d.Head {
+			fx.offers = append(fx.offers, d)
+		} else {
+			fx.deliveries = true
+		}
 	}
-	fx.deliveries = true
 	return nil
 }

@@ -43,6 +43,7 @@ type Delivery struct {
 	ParentID  int64  `json:"-"`
 	QueuedAt  int64  `json:"-"` // ms: when it entered the queue (again); the retry window starts here
 	LeaseTill int64  `json:"-"`
+	Head      bool   `json:"-"` // queued first in its lane: nothing before it waits (set by the insert)
 }
 
 // Attempt is one HTTP attempt of a delivery.

@@ -135,13 +135,21 @@ type Engine struct {
 	inflight map[botKey]int   // attempts in flight per bot
 	probing  map[botKey]bool  // failing bots with a probe in flight
 	total    int
+	// offered holds the deliveries Offer started since the running
+	// round took its snapshot of what is in flight: the round may have
+	// read them as due, and must not start them again.
+	offered map[int64]bool
+	// attemptCtx is the context of attempts while Run runs (nil before
+	// and after): Offer starts nothing without it.
+	attemptCtx context.Context
 }
 
 // New returns an engine that uses client (webhook.NewClient: the SSRF
 // guard lives there) for every request. metrics may be nil.
 func New(a *app.App, client *http.Client, cfg Config, metrics *Metrics, log *slog.Logger) *Engine {
 	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics, clustered: a.Clustered(),
-		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, ids: map[int64]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{}}
+		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, ids: map[int64]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{},
+		offered: map[int64]bool{}}
 }
 
 // Wake makes the engine look for due deliveries now. It never blocks.
@@ -161,6 +169,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	e.mu.Lock()
+	e.attemptCtx = context.WithoutCancel(ctx)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.attemptCtx = nil // before wg.Wait (deferred first): Offer adds no attempt after it
+		e.mu.Unlock()
+	}()
 	maint := time.NewTicker(e.cfg.Maintenance)
 	defer maint.Stop()
 	timer := time.NewTimer(0)
@@ -234,6 +250,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		fl = &store.InFlight{Deliveries: maps.Clone(e.ids), PerBot: maps.Clone(e.inflight)}
 	}
 	releases := e.releases
+	clear(e.offered)
 	if free <= 0 {
 		e.held = true // what waits is not known: look when a slot frees
 	}
@@ -258,6 +275,9 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		dd := &due[i]
 		d := &dd.Delivery
 		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
+		if e.offered[d.ID] {
+			continue // started by Offer since the snapshot, and perhaps ended already
+		}
 		if e.lanes[lane] || e.total >= e.cfg.Workers {
 			unused = append(unused, d.ID)
 			continue
@@ -322,14 +342,88 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		}
 	}
 	e.again = e.again || len(due) >= e.cfg.Batch
+	e.start(context.WithoutCancel(ctx), claimed)
+	return len(claimed)
+}
+
+// start runs an attempt of each claim, each on its own goroutine.
+func (e *Engine) start(ctx context.Context, claimed []claim) {
 	for _, c := range claimed {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			e.release(c, e.attempt(context.WithoutCancel(ctx), c))
+			e.release(c, e.attempt(ctx, c))
 		}()
 	}
-	return len(claimed)
+}
+
+// Offer starts deliveries just committed, each the first in its lane,
+// where the engine and the bot have a free slot and the bot's target is
+// cached and healthy: on a single node, a new delivery then costs no
+// round (no read of the queue) and waits for none. The others are left
+// to a round, which it wakes.
+//
+// It is called on the store's writer goroutine right after the commit
+// (app.Notifier), before the writer runs another write, and does not wait
+// for the engine's lock: when a round holds it, the round after it takes
+// the deliveries. Every attempt
+// ends with a write (app.CompleteAttempt) before its claim is released,
+// so none can end while Offer looks: a delivery a round started already
+// is still in flight (ids), and one Offer starts cannot end and be taken
+// again by a round whose snapshot predates it (offered).
+func (e *Engine) Offer(ds []*chat.Delivery) {
+	if e.clustered {
+		e.Wake()
+		return
+	}
+	if !e.mu.TryLock() {
+		// A round holds the lock (it claims what it read): never make
+		// the writer wait for it. The round after it takes these.
+		e.Wake()
+		return
+	}
+	wake := false
+	var claimed []claim
+	ctx := e.attemptCtx
+	for _, d := range ds {
+		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
+		if ctx == nil || !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.total >= e.cfg.Workers {
+			wake = true
+			continue
+		}
+		t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
+		if t == nil || !t.Enabled || t.Health.State != chat.HealthHealthy {
+			wake = true // the round reads the target, fails or probes
+			continue
+		}
+		limit := e.cfg.MaxInFlight
+		if t.MaxInFlight > 0 {
+			limit = t.MaxInFlight
+		}
+		if e.inflight[bot] >= limit {
+			wake = true
+			continue
+		}
+		e.lanes[lane] = true
+		e.ids[d.ID] = true
+		e.offered[d.ID] = true
+		e.inflight[bot]++
+		e.total++
+		claimed = append(claimed, claim{d: *d, target: t})
+	}
+	if len(claimed) > 0 {
+		e.wg.Add(len(claimed)) // under mu: Run's wg.Wait comes after attemptCtx is cleared
+	}
+	e.mu.Unlock()
+	for _, c := range claimed {
+		go func() {
+			defer e.wg.Done()
+			e.release(c, e.attempt(ctx, c))
+		}()
+	}
+	if wake {
+		e.Wake()
+	}
 }
 
 // claim is one delivery taken for an attempt.

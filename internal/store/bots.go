@@ -67,6 +67,7 @@ func ErrBotNotFound(uid string) error {
 // InsertBot creates a bot; a uid that is already a bot is
 // ERR_BOT_ALREADY_EXISTS.
 func (tx *Tx) InsertBot(ctx context.Context, appID string, b *BotRow) error {
+	tx.botsChanged = true
 	res, err := tx.q.ExecContext(ctx, `INSERT INTO bots (app_id, uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
 		secret, max_in_flight, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, uid) DO NOTHING`,
@@ -133,6 +134,7 @@ func (tx *Tx) ListBots(ctx context.Context, appID string, f BotFilter) ([]BotRow
 
 // UpdateBot writes a bot's configuration (not its health or sequence).
 func (tx *Tx) UpdateBot(ctx context.Context, appID string, b *BotRow) error {
+	tx.botsChanged = true
 	_, err := tx.q.ExecContext(ctx, `UPDATE bots SET webhook_url = ?, group_chat_setting = ?, enabled = ?, use_basic_auth = ?,
 		username = ?, password = ?, secret = ?, previous_secret = ?, previous_secret_until = ?, secret_rotated_at = ?,
 		max_in_flight = ?, timeout_seconds = ?, updated_at = ? WHERE app_id = ? AND uid = ?`,
@@ -143,6 +145,7 @@ func (tx *Tx) UpdateBot(ctx context.Context, appID string, b *BotRow) error {
 
 // DeleteBot removes a bot and its deliveries; the user stays.
 func (tx *Tx) DeleteBot(ctx context.Context, appID, uid string) error {
+	tx.botsChanged = true
 	if _, err := tx.q.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ? AND bot_uid = ?)`, appID, uid); err != nil {
 		return translate("delete bot attempts", err)
 	}
@@ -199,6 +202,7 @@ type BotHealthUpdate struct {
 
 // SetBotHealth writes a bot's health.
 func (tx *Tx) SetBotHealth(ctx context.Context, appID, uid string, h BotHealthUpdate) error {
+	tx.botsChanged = true
 	q := `UPDATE bots SET health_state = ?, health_reason = ?, consecutive_failures = ?, last_success_at = ?, last_failure_at = ?,
 		failing_since = ?, next_probe_at = ?, probe_interval = ?`
 	if h.Disable {

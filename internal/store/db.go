@@ -86,6 +86,10 @@ type DB struct {
 	// Several nodes (PostgreSQL): see cluster.go.
 	pgURL string
 	maint maintenanceLock
+
+	// botsVersion counts commits of this process that changed a bot's
+	// row (BotsVersion).
+	botsVersion atomic.Uint64
 }
 
 // Tx is one use case's view of a transaction. Now is fixed for its whole
@@ -95,10 +99,33 @@ type Tx struct {
 	d     *dialect
 	locks []int64 // the message order locks taken (PostgreSQL)
 	Now   time.Time
+
+	after       []func() // AfterCommit
+	botsChanged bool     // a bot's row was written (BotsVersion)
 }
 
 // Unix is Now in Unix seconds, the unit of every timestamp in the API.
 func (tx *Tx) Unix() int64 { return tx.Now.Unix() }
+
+// AfterCommit runs f once this write's changes are committed, and not at
+// all if they are not (a failed or retried run's registrations are
+// dropped with it). On SQLite f runs on the writer goroutine after the
+// requests of the batch have been answered and before the writer starts
+// its next transaction: f must be quick and must not write. Everything
+// another write of this process commits, and everything that waits for
+// one, thus happens after f.
+func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
+
+// Now is the database's clock (Options.Now): the time a transaction
+// begun now would get.
+func (db *DB) Now() time.Time { return db.now() }
+
+// BotsVersion changes after every commit of this process that changed a
+// bot's row (settings, health, deletion): what was read of a bot at one
+// version may be kept until it changes. Only this process's writes count:
+// it is meaningful on a database no other process writes bots to (a
+// single node on SQLite).
+func (db *DB) BotsVersion() uint64 { return db.botsVersion.Load() }
 
 type writeReq struct {
 	ctx  context.Context
@@ -392,6 +419,12 @@ func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error, pre []int64) (a
 	if err := sqlTx.Commit(); err != nil {
 		return isRetryable(err), tx.locks, translate("commit", err)
 	}
+	if tx.botsChanged {
+		db.botsVersion.Add(1)
+	}
+	for _, f := range tx.after {
+		f()
+	}
 	return false, nil, nil
 }
 
@@ -545,29 +578,36 @@ func (db *DB) writer(w *stmtConn) {
 // price of a second run of a batch in which one fails.
 func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
 	results := make([]error, len(batch))
-	ok, err := db.runTx(w, batch, results, false)
+	ok, txs, err := db.runTx(w, batch, results, false)
 	if !ok && err == nil && len(batch) > 1 {
 		clear(results)
-		_, err = db.runTx(w, batch, results, true)
+		_, txs, err = db.runTx(w, batch, results, true)
 	}
 	db.report(batch, results, err)
+	for _, tx := range txs {
+		for _, f := range tx.after {
+			f()
+		}
+	}
 }
 
 // runTx runs the requests in one transaction, each in its own savepoint
 // when isolate is set, and commits when at least one succeeded. Without
 // isolate it stops at the first failing request, rolls back and reports
 // ok false. err is a failure of the whole transaction; results hold each
-// request's own outcome.
-func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate bool) (ok bool, err error) {
+// request's own outcome; committed are the transactions of the requests
+// whose changes were committed.
+func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate bool) (ok bool, committed []*Tx, err error) {
 	ctx := context.Background() // requests' contexts are checked one by one
 	// BEGIN IMMEDIATE takes the write lock at once (another process may
 	// hold it: busy_timeout waits), so that no statement of the batch can
 	// fail to upgrade a read lock.
 	if _, err := w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return false, translate("begin write", err)
+		return false, nil, translate("begin write", err)
 	}
 	rollback := func() { w.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck // fails only when SQLite has rolled back already
-	ran := 0
+	// The requests' transactions that succeeded, for their AfterCommit.
+	txs := make([]*Tx, 0, len(batch))
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -577,9 +617,9 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 		if !isolate {
 			if results[i] = db.call(r.fn, tx); results[i] != nil {
 				rollback()
-				return false, nil
+				return false, nil, nil
 			}
-			ran++
+			txs = append(txs, tx)
 			continue
 		}
 		if _, err := w.ExecContext(ctx, "SAVEPOINT w"); err != nil {
@@ -591,26 +631,31 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 			if _, rbErr := w.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				rollback()
-				return false, translate("rollback to savepoint", rbErr)
+				return false, nil, translate("rollback to savepoint", rbErr)
 			}
 		}
 		if _, err := w.ExecContext(ctx, "RELEASE w"); err != nil {
 			rollback()
-			return false, translate("release savepoint", err)
+			return false, nil, translate("release savepoint", err)
 		}
 		if results[i] == nil {
-			ran++
+			txs = append(txs, tx)
 		}
 	}
-	if ran == 0 {
+	if len(txs) == 0 {
 		rollback()
-		return true, nil
+		return true, nil, nil
 	}
 	if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
 		rollback()
-		return false, translate("commit", err)
+		return false, nil, translate("commit", err)
 	}
-	return true, nil
+	for _, tx := range txs {
+		if tx.botsChanged {
+			db.botsVersion.Add(1)
+		}
+	}
+	return true, txs, nil
 }
 
 // report tells each request its outcome: err, when the transaction as a

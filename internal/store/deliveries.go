@@ -32,8 +32,9 @@ func errDeliveryNotFound(id int64) error {
 	return chat.Errorf(chat.KindNotFound, "ERR_DELIVERY_NOT_FOUND", "The delivery %d does not exist for this bot.", id)
 }
 
-// InsertDelivery queues a delivery; it sets d.ID. A pending delivery is
-// its lane's head when the lane has no other pending delivery.
+// InsertDelivery queues a delivery; it sets d.ID, d.QueuedAt and d.Head. A
+// pending delivery is its lane's head when the lane has no other pending
+// delivery.
 //
 // The lane head flag (column head) marks the oldest pending delivery of
 // each lane, the only one the engine may attempt (DueLaneHeads reads heads
@@ -43,12 +44,14 @@ func errDeliveryNotFound(id int64) error {
 // (fixLaneHeads), and ExpireDeliveries, run by maintenance, repairs any
 // lane left without a head.
 func (tx *Tx) InsertDelivery(ctx context.Context, d *chat.Delivery) error {
+	var head int
 	err := tx.q.QueryRowContext(ctx, `INSERT INTO deliveries (app_id, bot_uid, message_id, conversation_id, parent_id, hop, seq, webhook_id,
 		kind, state, next_attempt_at, queued_at, payload, created_at, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 		CASE WHEN ? = 'pending' AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.app_id = ? AND x.bot_uid = ?
-			AND x.conversation_id = ? AND x.state = 'pending') THEN 1 ELSE 0 END) RETURNING id`,
+			AND x.conversation_id = ? AND x.state = 'pending') THEN 1 ELSE 0 END) RETURNING id, head`,
 		d.AppID, d.Bot, d.MessageID, d.ConversationID, d.ParentID, d.Hop, d.Seq, d.WebhookID, d.Kind, d.State, d.NextAttemptAt,
-		d.CreatedAt, string(d.Payload), d.CreatedAt, d.State, d.AppID, d.Bot, d.ConversationID).Scan(&d.ID)
+		d.CreatedAt, string(d.Payload), d.CreatedAt, d.State, d.AppID, d.Bot, d.ConversationID).Scan(&d.ID, &head)
+	d.QueuedAt, d.Head = d.CreatedAt, head != 0
 	return translate("insert delivery", err)
 }
 
