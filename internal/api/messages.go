@@ -27,7 +27,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, c app.Calle
 	if err != nil {
 		return err
 	}
-	return ok(w, m)
+	return okEncoded(w, m)
 }
 
 // cursorMeta is the meta of cursor-based lists: the page just returned

@@ -19,16 +19,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"ERR_MISSION_FAILED","message":"Something went wrong on the server."}}`)
 	}
+	writeBody(w, status, append(b, '\n'))
+}
+
+// writeBody answers with a JSON body.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+	w.Write(b) //nolint:errcheck // the client went away
 }
 
 // ok answers {"data": data}.
 func ok(w http.ResponseWriter, data any) error {
 	writeJSON(w, http.StatusOK, envelope{Data: data})
+	return nil
+}
+
+// okEncoded answers {"data": m} with the message's JSON encoded once
+// (chat.Message.Encode).
+func okEncoded(w http.ResponseWriter, m *chat.Message) error {
+	e, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, len(`{"data":}`)+len(e)+1)
+	writeBody(w, http.StatusOK, append(append(append(b, `{"data":`...), e...), "}\n"...))
 	return nil
 }
 

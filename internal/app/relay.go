@@ -106,7 +106,7 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 		origin = OriginAPI
 	}
 	now := tx.Now.UnixMilli()
-	msg, err := m.MarshalJSON() // once for every bot the message reaches
+	msg, err := m.Encode() // once for every bot the message reaches, its frame and its API answer
 	if err != nil {
 		return err
 	}

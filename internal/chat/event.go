@@ -30,8 +30,33 @@ type Frame struct {
 	Data any    `json:"data"`
 }
 
-// EncodeFrame encodes {"type": typ, "data": data}.
+// Encoded is a value already encoded by Marshal (compact JSON).
+// EncodeFrame writes it as it is, without the encoder checking and
+// compacting it again; inside other values it encodes as itself.
+type Encoded []byte
+
+// MarshalJSON returns e.
+func (e Encoded) MarshalJSON() ([]byte, error) { return e, nil }
+
+// EncodeFrame encodes {"type": typ, "data": data}. A new message's JSON
+// is the one its Encode keeps (see Message.Encode).
 func EncodeFrame(typ string, data any) ([]byte, error) {
+	if m, ok := data.(*Message); ok && typ == EventMessage {
+		e, err := m.Encode()
+		if err != nil {
+			return nil, err
+		}
+		data = e
+	}
+	if e, ok := data.(Encoded); ok {
+		t, err := json.Marshal(typ)
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, 0, len(`{"type":,"data":}`)+len(t)+len(e))
+		b = append(append(append(append(b, `{"type":`...), t...), `,"data":`...), e...)
+		return append(b, '}'), nil
+	}
 	return Marshal(Frame{Type: typ, Data: data})
 }
 

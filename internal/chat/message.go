@@ -124,6 +124,8 @@ type Message struct {
 	// Hop counts bot relays: 0 for a human's message, n+1 for a bot's reply
 	// to a hop-n message. Not part of the API.
 	Hop int `json:"-"`
+
+	encoded Encoded // see Encode
 }
 
 // messageJSON adds the fields whose JSON form differs from the Go one.
@@ -142,6 +144,21 @@ func (m *Message) MarshalJSON() ([]byte, error) {
 		j.ParentID = strconv.FormatInt(m.ParentID, 10)
 	}
 	return Marshal(j)
+}
+
+// Encode returns the message's JSON (MarshalJSON), encoding it on the first
+// call only: a new message is encoded once for its API answer, its
+// WebSocket frame and its bots' callbacks. The message must not change
+// after the first call.
+func (m *Message) Encode() (Encoded, error) {
+	if m.encoded == nil {
+		b, err := m.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		m.encoded = b
+	}
+	return m.encoded, nil
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes.
