@@ -125,10 +125,13 @@ func (a *App) relay(ctx context.Context, tx *store.Tx, fx *effects, c Caller, m 
 		if err := tx.InsertDelivery(ctx, d); err != nil {
 			return err
 		}
+		// A delivery behind others in its lane needs no wake-up: the
+		// lane's head wakes the engine as it leaves (the attempt that
+		// ends it reports a next one due), or is held for a slot (the
+		// slot's release wakes it), or is due later (the engine sleeps
+		// until then). A stalled bot's backlog thus costs no rounds.
 		if d.Head {
 			fx.offers = append(fx.offers, d)
-		} else {
-			fx.deliveries = true
 		}
 	}
 	return nil
