@@ -655,3 +655,40 @@ func TestNoDeliveryWaitsForThePoll(t *testing.T) {
 		t.Fatalf("%d requests in flight at once, the cap is 2", n)
 	}
 }
+
+// TestBotChangesTakeEffectAtOnce: a change of a bot's endpoint, secret or
+// state applies to the very next message (the engine caches bots'
+// targets on a single node until a bot changes).
+func TestBotChangesTakeEffectAtOnce(t *testing.T) {
+	t.Parallel()
+	e := startBots(t)
+	first, second := newFakeBot(t), newFakeBot(t)
+	secret := e.bot("switch", first, nil)
+	e.user("alice")
+	verifies := func(r botReq, secret string) bool {
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		return webhook.Verify([]string{secret}, r.Header.Get("webhook-signature"), r.Header.Get("webhook-id"), ts, r.Body)
+	}
+
+	e.say("alice", "switch", "one")
+	if r := first.next(); str(r.Payload, "data.data.text") != "one" || !verifies(r, secret) {
+		t.Fatalf("first callback: %s", r.Body)
+	}
+	e.must("PUT", "/v3/bots/switch", map[string]any{"webhookURL": second.url()}, nil)
+	e.say("alice", "switch", "two")
+	if r := second.next(); str(r.Payload, "data.data.text") != "two" {
+		t.Fatalf("after the URL change: %s", r.Body)
+	}
+	first.none(100 * time.Millisecond)
+
+	rotated := str(e.must("POST", "/v3/bots/switch/secret", nil, nil).Data(), "signingSecret")
+	e.say("alice", "switch", "three")
+	if r := second.next(); str(r.Payload, "data.data.text") != "three" || !verifies(r, rotated) {
+		t.Fatalf("after the rotation, the callback is not signed with the new secret: %s %v", r.Body, r.Header)
+	}
+
+	e.must("PUT", "/v3/bots/switch", map[string]any{"enabled": false}, nil)
+	e.say("alice", "switch", "four")
+	second.none(300 * time.Millisecond)
+	first.none(0)
+}
