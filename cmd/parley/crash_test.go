@@ -93,7 +93,7 @@ func TestKill9KeepsDeliveries(t *testing.T) {
 	}
 	p.cmd.Wait()
 
-	startBinary(t, db, "--webhook-allow", "127.0.0.0/8")
+	p = startBinary(t, db, "--webhook-allow", "127.0.0.0/8")
 	rec := &recorder{seen: map[string]int{}}
 	ln, err := net.Listen("tcp", endpoint)
 	if err != nil {
@@ -112,7 +112,12 @@ func TestKill9KeepsDeliveries(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d messages arrived after the restart", n, len(senders)*perSender)
+			// What the server knows, to tell a stuck queue from a slow one.
+			_, bot, _ := request("GET", p.base, appID, key, "/v3/bots/helper", "")
+			_, ds, _ := request("GET", p.base, appID, key, "/v3/bots/helper/deliveries?perPage=5", "")
+			log := p.stderr.String()
+			t.Fatalf("only %d of %d messages arrived after the restart\nbot: %s\ndeliveries: %s\nserver log (end): %s",
+				n, len(senders)*perSender, bot, ds, log[max(0, len(log)-4000):])
 		}
 		time.Sleep(50 * time.Millisecond) // waiting for the engine's retries; bounded
 	}

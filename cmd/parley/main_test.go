@@ -144,6 +144,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	base   string
 	stdout *syncBuffer
+	stderr *syncBuffer // the server's log
 }
 
 // syncBuffer is a bytes.Buffer safe for the copying goroutine of os/exec
@@ -214,7 +215,7 @@ func launch(t *testing.T, db string, extra ...string) (*proc, error) {
 	}()
 	select {
 	case base := <-found:
-		return &proc{cmd: cmd, base: base, stdout: stdout}, nil
+		return &proc{cmd: cmd, base: base, stdout: stdout, stderr: said}, nil
 	case <-ended:
 		return nil, fmt.Errorf("server exited before serving: %s", said.String())
 	case <-time.After(20 * time.Second):
