@@ -342,14 +342,15 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		}
 	}
 	e.again = e.again || len(due) >= e.cfg.Batch
+	e.wg.Add(len(claimed))
 	e.start(context.WithoutCancel(ctx), claimed)
 	return len(claimed)
 }
 
-// start runs an attempt of each claim, each on its own goroutine.
+// start runs an attempt of each claim, each on its own goroutine; the
+// caller has added them to e.wg.
 func (e *Engine) start(ctx context.Context, claimed []claim) {
 	for _, c := range claimed {
-		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
 			e.release(c, e.attempt(ctx, c))
@@ -364,13 +365,13 @@ func (e *Engine) start(ctx context.Context, claimed []claim) {
 // to a round, which it wakes.
 //
 // It is called on the store's writer goroutine right after the commit
-// (app.Notifier), before the writer runs another write, and does not wait
-// for the engine's lock: when a round holds it, the round after it takes
-// the deliveries. Every attempt
+// (app.Notifier), before the writer runs another write. Every attempt
 // ends with a write (app.CompleteAttempt) before its claim is released,
 // so none can end while Offer looks: a delivery a round started already
 // is still in flight (ids), and one Offer starts cannot end and be taken
-// again by a round whose snapshot predates it (offered).
+// again by a round whose snapshot predates it (offered). It does not wait
+// for the engine's lock: when a round holds it, the round after it takes
+// the deliveries.
 func (e *Engine) Offer(ds []*chat.Delivery) {
 	if e.clustered {
 		e.Wake()
@@ -382,12 +383,16 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 		e.Wake()
 		return
 	}
+	ctx := e.attemptCtx
+	if ctx == nil { // not running
+		e.mu.Unlock()
+		return
+	}
 	wake := false
 	var claimed []claim
-	ctx := e.attemptCtx
 	for _, d := range ds {
 		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
-		if ctx == nil || !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.total >= e.cfg.Workers {
+		if !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.total >= e.cfg.Workers {
 			wake = true
 			continue
 		}
@@ -411,16 +416,9 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 		e.total++
 		claimed = append(claimed, claim{d: *d, target: t})
 	}
-	if len(claimed) > 0 {
-		e.wg.Add(len(claimed)) // under mu: Run's wg.Wait comes after attemptCtx is cleared
-	}
+	e.wg.Add(len(claimed)) // under mu: Run's wg.Wait comes after attemptCtx is cleared
 	e.mu.Unlock()
-	for _, c := range claimed {
-		go func() {
-			defer e.wg.Done()
-			e.release(c, e.attempt(ctx, c))
-		}()
-	}
+	e.start(ctx, claimed)
 	if wake {
 		e.Wake()
 	}
