@@ -13,10 +13,10 @@
 // instant.
 //
 // On SQLite there is exactly one writer connection; the writer goroutine
-// takes every write request that is waiting, runs each inside its own
-// SAVEPOINT of one shared transaction, and commits them together (group
-// commit). A failing request rolls back to its savepoint and does not
-// disturb the others. Write returns only after the commit is durable
+// takes every write request that is waiting, runs them in one shared
+// transaction and commits them together (group commit). A failing request
+// does not disturb the others: the batch runs again with each request in
+// its own SAVEPOINT (see DB.runBatch). Write returns only after the commit is durable
 // (synchronous=FULL in WAL mode: the WAL is fsynced at every commit), so a
 // caller that answers 2xx after Write has its data on disk even if the
 // process is killed right after. Reads run on a pool of read-only
