@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -499,17 +498,7 @@ func newSlowBot() *slowBot {
 
 func (b *slowBot) serve(t *testing.T, w http.ResponseWriter, r *http.Request, delay time.Duration) {
 	id := r.Header.Get("webhook-id")
-	body, _ := io.ReadAll(r.Body)
-	var p struct {
-		Data struct {
-			Sender string `json:"sender"`
-			Data   struct {
-				Text string `json:"text"`
-			} `json:"data"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal(body, &p)
-	text := p.Data.Data.Text
+	sender, text := readCallback(r)
 	b.mu.Lock()
 	b.inFlight[id]++
 	b.mu.Unlock()
@@ -531,7 +520,7 @@ func (b *slowBot) serve(t *testing.T, w http.ResponseWriter, r *http.Request, de
 			t.Errorf("slow bot: %q delivered under webhook-ids %s and %s", text, other, id)
 		} else {
 			b.byText[text] = id
-			b.answered[p.Data.Sender]++
+			b.answered[sender]++
 		}
 	}
 	b.delivered[id]++

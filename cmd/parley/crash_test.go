@@ -25,7 +25,8 @@ type callback struct {
 	text      string
 }
 
-func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// readCallback reads a callback's message sender and text.
+func readCallback(r *http.Request) (sender, text string) {
 	body, _ := io.ReadAll(r.Body)
 	var p struct {
 		Data struct {
@@ -36,8 +37,13 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} `json:"data"`
 	}
 	_ = json.Unmarshal(body, &p)
+	return p.Data.Sender, p.Data.Data.Text
+}
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sender, text := readCallback(r)
 	rec.mu.Lock()
-	rec.got = append(rec.got, callback{r.Header.Get("webhook-id"), p.Data.Sender, p.Data.Data.Text})
+	rec.got = append(rec.got, callback{r.Header.Get("webhook-id"), sender, text})
 	rec.seen[r.Header.Get("webhook-id")]++
 	rec.mu.Unlock()
 	w.WriteHeader(200)

@@ -103,6 +103,11 @@ func (c Config) withDefaults() Config {
 type laneKey struct{ app, bot, conv string }
 type botKey = store.BotKey
 
+// keysOf returns the lane and the bot of a delivery.
+func keysOf(d *chat.Delivery) (laneKey, botKey) {
+	return laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
+}
+
 // Engine delivers queued deliveries.
 type Engine struct {
 	app     *app.App
@@ -274,7 +279,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	for i := range due {
 		dd := &due[i]
 		d := &dd.Delivery
-		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
+		lane, bot := keysOf(d)
 		if e.offered[d.ID] {
 			continue // started by Offer since the snapshot, and perhaps ended already
 		}
@@ -311,22 +316,11 @@ func (e *Engine) runOnce(ctx context.Context) int {
 			}
 			targets[bot] = t
 		}
-		limit := e.cfg.MaxInFlight
-		if t.MaxInFlight > 0 {
-			limit = t.MaxInFlight
-		}
-		if e.inflight[bot] >= limit {
+		if e.full(bot, t) {
 			unused = append(unused, d.ID)
 			continue
 		}
-		e.lanes[lane] = true
-		e.ids[d.ID] = true
-		e.inflight[bot]++
-		e.total++
-		if probe {
-			e.probing[bot] = true
-		}
-		claimed = append(claimed, claim{d: *d, target: t, probe: probe})
+		claimed = append(claimed, e.take(claim{d: *d, target: t, probe: probe}))
 	}
 	// Due deliveries left out wait for a slot: the next attempt to end
 	// wakes the engine; if one ended while this round ran, it did not
@@ -391,7 +385,7 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 	wake := false
 	var claimed []claim
 	for _, d := range ds {
-		lane, bot := laneKey{d.AppID, d.Bot, d.ConversationID}, botKey{App: d.AppID, Bot: d.Bot}
+		lane, bot := keysOf(d)
 		if !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.total >= e.cfg.Workers {
 			wake = true
 			continue
@@ -401,20 +395,12 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 			wake = true // the round reads the target, fails or probes
 			continue
 		}
-		limit := e.cfg.MaxInFlight
-		if t.MaxInFlight > 0 {
-			limit = t.MaxInFlight
-		}
-		if e.inflight[bot] >= limit {
+		if e.full(bot, t) {
 			wake = true
 			continue
 		}
-		e.lanes[lane] = true
-		e.ids[d.ID] = true
 		e.offered[d.ID] = true
-		e.inflight[bot]++
-		e.total++
-		claimed = append(claimed, claim{d: *d, target: t})
+		claimed = append(claimed, e.take(claim{d: *d, target: t}))
 	}
 	e.wg.Add(len(claimed)) // under mu: Run's wg.Wait comes after attemptCtx is cleared
 	e.mu.Unlock()
@@ -422,6 +408,30 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 	if wake {
 		e.Wake()
 	}
+}
+
+// full reports whether the bot has as many attempts in flight as its
+// target allows. e.mu is held.
+func (e *Engine) full(bot botKey, t *app.DeliveryTarget) bool {
+	limit := e.cfg.MaxInFlight
+	if t.MaxInFlight > 0 {
+		limit = t.MaxInFlight
+	}
+	return e.inflight[bot] >= limit
+}
+
+// take counts a claim's delivery, lane and slots as in flight, until
+// release gives them back, and returns it. e.mu is held.
+func (e *Engine) take(c claim) claim {
+	lane, bot := keysOf(&c.d)
+	e.lanes[lane] = true
+	e.ids[c.d.ID] = true
+	e.inflight[bot]++
+	e.total++
+	if c.probe {
+		e.probing[bot] = true
+	}
+	return c
 }
 
 // claim is one delivery taken for an attempt.
@@ -440,7 +450,7 @@ type claim struct {
 func (e *Engine) release(c claim, next bool) {
 	e.mu.Lock()
 	e.releases++
-	lane, bot := laneKey{c.d.AppID, c.d.Bot, c.d.ConversationID}, botKey{App: c.d.AppID, Bot: c.d.Bot}
+	lane, bot := keysOf(&c.d)
 	next = next || c.probe || e.clustered || e.held
 	delete(e.lanes, lane)
 	delete(e.ids, c.d.ID)

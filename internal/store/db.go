@@ -116,6 +116,21 @@ func (tx *Tx) Unix() int64 { return tx.Now.Unix() }
 // one, thus happens after f.
 func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 
+// committed notes what the committed tx changed (BotsVersion). It runs
+// right after the commit, before the writer answers the requests.
+func (db *DB) committed(tx *Tx) {
+	if tx.botsChanged {
+		db.botsVersion.Add(1)
+	}
+}
+
+// runAfter runs what tx registered with AfterCommit.
+func (tx *Tx) runAfter() {
+	for _, f := range tx.after {
+		f()
+	}
+}
+
 // Now is the database's clock (Options.Now): the time a transaction
 // begun now would get.
 func (db *DB) Now() time.Time { return db.now() }
@@ -419,12 +434,8 @@ func (db *DB) writeOnce(ctx context.Context, fn func(*Tx) error, pre []int64) (a
 	if err := sqlTx.Commit(); err != nil {
 		return isRetryable(err), tx.locks, translate("commit", err)
 	}
-	if tx.botsChanged {
-		db.botsVersion.Add(1)
-	}
-	for _, f := range tx.after {
-		f()
-	}
+	db.committed(tx)
+	tx.runAfter()
 	return false, nil, nil
 }
 
@@ -585,9 +596,7 @@ func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
 	}
 	db.report(batch, results, err)
 	for _, tx := range txs {
-		for _, f := range tx.after {
-			f()
-		}
+		tx.runAfter()
 	}
 }
 
@@ -651,9 +660,7 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 		return false, nil, translate("commit", err)
 	}
 	for _, tx := range txs {
-		if tx.botsChanged {
-			db.botsVersion.Add(1)
-		}
+		db.committed(tx)
 	}
 	return true, txs, nil
 }
