@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,17 +338,25 @@ func TestCluster(t *testing.T) {
 	waitFor(t, 90*time.Second, "every acknowledged message delivered to its bots", func() bool { return missing() == 0 })
 	allDelivered := time.Since(killedAt)
 
-	// The deliveries the killed node was attempting were cut off, then
-	// taken over and delivered by a survivor with the same webhook-id.
+	// The deliveries the killed node was attempting were taken over and
+	// delivered by a survivor with the same webhook-id: each was answered
+	// in a callback that arrived after the kill. (One the bot was just
+	// finishing as the node died may have been answered to the dead node
+	// as well, or instead of being cut off: its record was lost all the
+	// same.) The kill cut off at least one of them.
 	waitFor(t, 60*time.Second, "the killed node's deliveries to the slow bot taken over", func() bool {
 		slow.mu.Lock()
 		defer slow.mu.Unlock()
+		cut := 0
 		for _, id := range cutOff {
-			if !slow.cut[id] || slow.delivered[id] == 0 {
+			if !slices.ContainsFunc(slow.arrived[id], func(at time.Time) bool { return at.After(killedAt) }) {
 				return false
 			}
+			if slow.cut[id] {
+				cut++
+			}
 		}
-		return true
+		return cut > 0
 	})
 	stopSlow()
 	slowSending.Wait()
@@ -484,20 +493,22 @@ func TestCluster(t *testing.T) {
 // sender (a node) went away before the answer.
 type slowBot struct {
 	mu        sync.Mutex
-	inFlight  map[string]int    // webhook-id -> callbacks being answered
-	delivered map[string]int    // webhook-id -> callbacks answered 200
-	cut       map[string]bool   // webhook-ids of callbacks cut off
-	byText    map[string]string // text -> webhook-id of its first answered callback
-	answered  map[string]int    // sender -> texts answered
+	inFlight  map[string]int         // webhook-id -> callbacks being answered
+	delivered map[string]int         // webhook-id -> callbacks answered 200
+	cut       map[string]bool        // webhook-ids of callbacks cut off
+	byText    map[string]string      // text -> webhook-id of its first answered callback
+	answered  map[string]int         // sender -> texts answered
+	arrived   map[string][]time.Time // webhook-id -> when the callbacks answered 200 arrived
 }
 
 func newSlowBot() *slowBot {
 	return &slowBot{inFlight: map[string]int{}, delivered: map[string]int{}, cut: map[string]bool{},
-		byText: map[string]string{}, answered: map[string]int{}}
+		byText: map[string]string{}, answered: map[string]int{}, arrived: map[string][]time.Time{}}
 }
 
 func (b *slowBot) serve(t *testing.T, w http.ResponseWriter, r *http.Request, delay time.Duration) {
 	id := r.Header.Get("webhook-id")
+	arrived := time.Now()
 	sender, text := readCallback(r)
 	b.mu.Lock()
 	b.inFlight[id]++
@@ -524,6 +535,7 @@ func (b *slowBot) serve(t *testing.T, w http.ResponseWriter, r *http.Request, de
 		}
 	}
 	b.delivered[id]++
+	b.arrived[id] = append(b.arrived[id], arrived)
 	w.WriteHeader(http.StatusOK)
 }
 
