@@ -189,7 +189,7 @@ func (a *App) UpdateBot(ctx context.Context, c Caller, uid string, in BotInput) 
 		if (in.Enabled != nil && *in.Enabled) || in.WebhookURL != nil {
 			if b.Health.State != chat.HealthHealthy {
 				if err := tx.SetBotHealth(ctx, c.AppID, uid, store.BotHealthUpdate{State: chat.HealthHealthy,
-					LastSuccessAt: b.Health.LastSuccessAt, LastFailureAt: b.Health.LastFailureAt}); err != nil {
+					LastSuccessAt: b.Health.LastSuccessAt, LastFailureAt: b.Health.LastFailureAt, From: b.Health.State}); err != nil {
 					return err
 				}
 			}

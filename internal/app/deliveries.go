@@ -39,10 +39,10 @@ func (a *App) NextDueAt(ctx context.Context, now time.Time) (time.Time, error) {
 // flight, and the due heads are read in a read transaction, off the
 // writer and without a commit to wait for. Leases exist for nodes that
 // share a database; a single node's are cleared at its start anyway.
-// held then reports due heads left out for want of a slot
-// (store.DueLaneHeads); in a cluster it is false (nodes look again at every
+// held then tells the due heads left out for want of a slot
+// (store.DueLaneHeads); in a cluster it is empty (nodes look again at every
 // attempt's end anyway).
-func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim, fl *store.InFlight) (due []store.DueDelivery, held bool, err error) {
+func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim, fl *store.InFlight) (due []store.DueDelivery, held store.Held, err error) {
 	if !a.db.Clustered() {
 		err = a.read(ctx, func(tx *store.Tx) error {
 			var err error
@@ -56,7 +56,7 @@ func (a *App) ClaimDeliveries(ctx context.Context, now time.Time, c store.Claim,
 		due, err = tx.ClaimDeliveries(ctx, now.UnixMilli(), c)
 		return err
 	})
-	return due, false, err
+	return due, store.Held{}, err
 }
 
 // ReleaseDeliveries ends a node's leases on deliveries it claimed but does
@@ -96,12 +96,6 @@ func (a *App) PruneRealtimeEvents(ctx context.Context, keep time.Duration) (int,
 	return n, err
 }
 
-func healthOf(b *store.BotRow) chat.HealthState {
-	h := b.Health
-	return chat.HealthState{State: h.State, Reason: h.Reason, ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt,
-		LastFailureAt: h.LastFailureAt, FailingSince: h.FailingSince, NextProbeAt: b.NextProbeAt, ProbeInterval: b.ProbeInterval}
-}
-
 // AttemptReport is what the engine observed in one attempt.
 type AttemptReport struct {
 	Attempt chat.Attempt
@@ -123,11 +117,11 @@ type AttemptReport struct {
 //
 // It reports whether the attempt made work due that the engine may not know
 // of: the delivery is pending still (a retry), its lane's next delivery
-// became the head, or the bot's health state changed (a failing bot's
-// other deliveries wait on it).
-func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) (next bool, err error) {
+// became the head (successor, its id), or the bot's health state changed
+// (a failing bot's other deliveries wait on it).
+func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) (next bool, successor int64, err error) {
 	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
-		next = false // a retried function starts clean
+		next, successor = false, 0 // a retried function starts clean
 		was, err := tx.BotHealth(ctx, d.AppID, d.Bot)
 		if chat.KindOf(err) == chat.KindNotFound {
 			return nil // the bot was deleted meanwhile, with its deliveries
@@ -143,8 +137,13 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 			state = chat.DeliveryPending
 			r.Attempt.NextAttemptAt = r.NextAttemptAt.UnixMilli()
 		}
-		if next, err = tx.RecordAttempt(ctx, d, store.AttemptResult{Attempt: r.Attempt, State: state, NextAttemptAt: r.Attempt.NextAttemptAt}); err != nil {
+		lane, err := tx.RecordAttempt(ctx, d, store.AttemptResult{Attempt: r.Attempt, State: state, NextAttemptAt: r.Attempt.NextAttemptAt})
+		if err != nil {
 			return err
+		}
+		next = lane != 0
+		if lane != d.ID {
+			successor = lane
 		}
 		reason := r.Attempt.ErrorClass
 		if r.Attempt.Error != "" {
@@ -157,7 +156,7 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 			next = next || h.State != was.State
 			if err := tx.SetBotHealth(ctx, d.AppID, d.Bot, store.BotHealthUpdate{State: h.State, Reason: h.Reason,
 				ConsecutiveFails: h.ConsecutiveFails, LastSuccessAt: h.LastSuccessAt, LastFailureAt: h.LastFailureAt,
-				FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable}); err != nil {
+				FailingSince: h.FailingSince, NextProbeAt: h.NextProbeAt, ProbeInterval: h.ProbeInterval, Disable: h.Disable, From: was.State}); err != nil {
 				return err
 			}
 		}
@@ -166,7 +165,20 @@ func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat
 		}
 		return nil
 	})
-	return next, err
+	return next, successor, err
+}
+
+// DueHead returns the delivery id when it is its lane's head and due now,
+// with its payload, for the engine to attempt it right after the lane's
+// previous one; nil otherwise.
+func (a *App) DueHead(ctx context.Context, id int64) (*chat.Delivery, error) {
+	var d *chat.Delivery
+	err := a.read(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = tx.DueHead(ctx, id, tx.Now.UnixMilli())
+		return err
+	})
+	return d, err
 }
 
 // InlineReply is the shape a bot may answer a callback with to reply at

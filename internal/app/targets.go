@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"parley/internal/chat"
 	"parley/internal/store"
 )
 
@@ -20,7 +19,9 @@ type DeliveryTarget struct {
 	MaxInFlight  int
 	Timeout      time.Duration
 	Enabled      bool
-	Health       chat.HealthState
+	// Health is the bot's health state (chat.Health*). Only the state is
+	// kept current in the cache; a healthy bot's times move without it.
+	Health string
 }
 
 // targetCache keeps bots' delivery targets on a single node, where every
@@ -83,7 +84,7 @@ func (a *App) DeliveryTarget(ctx context.Context, appID, uid string) (*DeliveryT
 		}
 		t := &DeliveryTarget{URL: b.WebhookURL, UseBasicAuth: b.UseBasicAuth, Username: b.Username, Password: b.Password,
 			Secrets: []string{b.Secret}, MaxInFlight: b.MaxInFlight, Timeout: time.Duration(b.TimeoutSeconds) * time.Second,
-			Enabled: b.Enabled, Health: healthOf(b)}
+			Enabled: b.Enabled, Health: b.Health.State}
 		if b.PreviousSecret != "" && !rotationExpired(b, tx.Now) {
 			t.Secrets = append(t.Secrets, b.PreviousSecret)
 			until = b.PreviousSecretUntil + 1 // rotationExpired from then on

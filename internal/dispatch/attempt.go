@@ -21,10 +21,12 @@ const (
 	HeaderBot         = "Parley-Bot"          // the bot's uid
 )
 
-// attempt POSTs one delivery and records the outcome. It reports whether
-// the engine must look for due work when the claim is released (see
-// app.CompleteAttempt; true when the outcome could not be recorded).
-func (e *Engine) attempt(ctx context.Context, c claim) bool {
+// attempt POSTs one delivery, gives back its request slots (posted) and
+// records the outcome. It reports whether the engine must look for due
+// work when the claim is released, and the delivery that became the
+// lane's head, if any (see app.CompleteAttempt; next is true when the
+// outcome could not be recorded).
+func (e *Engine) attempt(ctx context.Context, c claim) (next bool, successor int64) {
 	d, t := &c.d, c.target
 	timeout := e.cfg.Timeout
 	if t.Timeout > 0 {
@@ -35,6 +37,7 @@ func (e *Engine) attempt(ctx context.Context, c claim) bool {
 	a := chat.Attempt{N: n, StartedAt: start.UnixMilli()}
 
 	status, body, truncated, retryAfter, headers, err := e.post(ctx, d, t, n, start, timeout)
+	e.posted(c)
 	a.LatencyMs = e.now().Sub(start).Milliseconds()
 	a.StatusCode, a.RequestHeaders = status, headers
 	a.ResponseTruncated = truncated || len(body) > storedBodyBytes
@@ -70,14 +73,14 @@ func (e *Engine) attempt(ctx context.Context, c claim) bool {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	next, err := e.app.CompleteAttempt(rctx, d, e.cfg.Health, report)
+	next, successor, err = e.app.CompleteAttempt(rctx, d, e.cfg.Health, report)
 	if err != nil {
 		// The delivery is attempted again (after its lease, on several
 		// nodes): at least once.
 		e.log.Error("dispatch: record attempt", "delivery", d.ID, "bot", d.Bot, "err", err)
-		return true
+		return true, 0
 	}
-	return next
+	return next, successor
 }
 
 // post sends the request and reads the capped answer.

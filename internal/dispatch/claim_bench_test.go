@@ -123,7 +123,7 @@ func benchClaimComplete(b *testing.B, convs, history, stalled int) {
 				d := &due[i].Delivery
 				r := app.AttemptReport{Outcome: chat.OutcomeSuccess, Attempt: chat.Attempt{N: 1, StartedAt: now.UnixMilli(), LatencyMs: 1,
 					StatusCode: 200, RequestHeaders: headers}}
-				if _, err := a.CompleteAttempt(ctx, d, policy, r); err != nil {
+				if _, _, err := a.CompleteAttempt(ctx, d, policy, r); err != nil {
 					b.Error(err)
 				}
 			}()

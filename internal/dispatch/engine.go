@@ -18,10 +18,13 @@ import (
 
 // Config holds the engine's limits. Zero fields take the defaults.
 type Config struct {
-	// Workers bounds attempts in flight over all bots; due deliveries
-	// beyond it wait for the next round.
+	// Workers bounds requests in flight over all bots; due deliveries
+	// beyond it wait for the next round. Attempts whose answer is in and
+	// that wait for their record (the store's writer) are bounded
+	// separately, by recordingPerWorker × Workers.
 	Workers int
-	// MaxInFlight is the default per-bot cap on attempts in flight.
+	// MaxInFlight is the default per-bot cap on requests in flight: an
+	// attempt takes a slot of its bot until the bot's answer is in.
 	MaxInFlight int
 	// Timeout is the default per-attempt timeout.
 	Timeout time.Duration
@@ -55,6 +58,11 @@ const (
 	DefaultBatch       = 512
 	DefaultPoll        = time.Second
 	DefaultMaintenance = time.Minute
+	// recordingPerWorker × Workers bounds the attempts whose answer is
+	// in and whose record waits for the store's writer (each holds its
+	// goroutine and delivery): a writer that falls behind holds new
+	// attempts back instead of piling them up.
+	recordingPerWorker = 4
 	// RealtimeRetention is how long real-time outbox rows are kept (a
 	// node whose LISTEN connection dropped catches up from them; one
 	// that was away longer misses events, which REST fills).
@@ -129,21 +137,35 @@ type Engine struct {
 	again bool
 
 	mu sync.Mutex
-	// held: the last round left due deliveries out for want of a slot
-	// (a bot or the engine at its cap, a busy lane), so an attempt's end
-	// must wake the engine. releases counts attempts' ends, so that a
-	// round can tell that one ended while it ran.
+	// held: the last round left due deliveries out for want of one of
+	// the engine's slots (its request or record cap, a busy lane, a full
+	// batch), so freeing any slot must wake the engine; heldBots: for
+	// want of these bots' request slots (or a delivery Offer could not
+	// keep waiting), so freeing one of theirs must. releases counts freed
+	// slots, so that a round can tell that one was freed while it ran.
 	held     bool
+	heldBots map[botKey]bool
 	releases uint64
-	lanes    map[laneKey]bool // lanes with an attempt in flight
-	ids      map[int64]bool   // deliveries with an attempt in flight
-	inflight map[botKey]int   // attempts in flight per bot
+	lanes    map[laneKey]bool // lanes with an attempt in flight (until its record)
+	ids      map[int64]bool   // deliveries with an attempt in flight (until its record)
+	inflight map[botKey]int   // requests in flight per bot
 	probing  map[botKey]bool  // failing bots with a probe in flight
-	total    int
+	total    int              // requests in flight
+	// recording counts attempts whose answer is in and whose record is
+	// not written yet: their lanes stay taken, their request slots are
+	// free (posted).
+	recording int
 	// offered holds the deliveries Offer started since the running
 	// round took its snapshot of what is in flight: the round may have
 	// read them as due, and must not start them again.
 	offered map[int64]bool
+	// waiting holds deliveries offered since the running round's
+	// snapshot that found their bot at its cap, per bot, oldest first:
+	// the bot's next freed request slot starts one (posted) without a
+	// round. The round's snapshot empties it (the round reads them from
+	// the database); a delivery a round takes leaves it.
+	waiting    map[botKey][]*chat.Delivery
+	waitingIDs map[int64]bool
 	// attemptCtx is the context of attempts while Run runs (nil before
 	// and after): Offer starts nothing without it.
 	attemptCtx context.Context
@@ -154,7 +176,7 @@ type Engine struct {
 func New(a *app.App, client *http.Client, cfg Config, metrics *Metrics, log *slog.Logger) *Engine {
 	return &Engine{app: a, client: client, cfg: cfg.withDefaults(), log: log, now: time.Now, metrics: metrics, clustered: a.Clustered(),
 		wake: make(chan struct{}, 1), lanes: map[laneKey]bool{}, ids: map[int64]bool{}, inflight: map[botKey]int{}, probing: map[botKey]bool{},
-		offered: map[int64]bool{}}
+		offered: map[int64]bool{}, heldBots: map[botKey]bool{}, waiting: map[botKey][]*chat.Delivery{}, waitingIDs: map[int64]bool{}}
 }
 
 // Wake makes the engine look for due deliveries now. It never blocks.
@@ -248,6 +270,9 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	now := e.now()
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
+	if e.recordingFull() {
+		free = 0
+	}
 	// What is in flight here, for a single node's claim (no leases; nodes
 	// sharing a database lease their claims instead).
 	var fl *store.InFlight
@@ -256,6 +281,9 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	}
 	releases := e.releases
 	clear(e.offered)
+	clear(e.waiting)
+	clear(e.waitingIDs)
+	clear(e.heldBots)
 	if free <= 0 {
 		e.held = true // what waits is not known: look when a slot frees
 	}
@@ -263,7 +291,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	if free <= 0 {
 		return 0
 	}
-	due, held, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
+	due, heldDue, err := e.app.ClaimDeliveries(ctx, now, store.Claim{Owner: e.cfg.Node, DefaultCap: e.cfg.MaxInFlight,
 		Limit: min(free, e.cfg.Batch), LeaseMs: e.cfg.Lease.Milliseconds(), DefaultTimeout: e.cfg.Timeout.Milliseconds()}, fl)
 	e.again = false
 	if err != nil {
@@ -275,7 +303,11 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	targets := map[botKey]*app.DeliveryTarget{}
 	var claimed []claim
 	var unused []int64
+	held := false // left out for want of an engine-wide slot or a lane
 	e.mu.Lock()
+	for bot := range heldDue.Bots {
+		e.heldBots[bot] = true
+	}
 	for i := range due {
 		dd := &due[i]
 		d := &dd.Delivery
@@ -283,8 +315,9 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		if e.offered[d.ID] {
 			continue // started by Offer since the snapshot, and perhaps ended already
 		}
-		if e.lanes[lane] || e.total >= e.cfg.Workers {
+		if e.lanes[lane] || e.busy() {
 			unused = append(unused, d.ID)
+			held = true
 			continue
 		}
 		if d.Kind != chat.DeliveryKindTest && (!dd.BotEnabled || dd.BotHealth == chat.HealthDisabled) {
@@ -315,9 +348,18 @@ func (e *Engine) runOnce(ctx context.Context) int {
 				continue // deleted meanwhile, or the database is failing: next round
 			}
 			targets[bot] = t
+			if e.offered[d.ID] {
+				continue // Offer or a freed slot started it while the lock was free
+			}
+			if e.lanes[lane] || e.busy() {
+				unused = append(unused, d.ID)
+				held = true
+				continue
+			}
 		}
 		if e.full(bot, t) {
 			unused = append(unused, d.ID)
+			e.heldBots[bot] = true
 			continue
 		}
 		claimed = append(claimed, e.take(claim{d: *d, target: t, probe: probe}))
@@ -325,8 +367,8 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	// Due deliveries left out wait for a slot: the next attempt to end
 	// wakes the engine; if one ended while this round ran, it did not
 	// know, and the next round runs at once.
-	e.held = held || len(unused) > 0
-	if e.held && e.releases != releases {
+	e.held = held || heldDue.Batch
+	if (e.held || len(e.heldBots) > 0) && e.releases != releases {
 		e.again = true
 	}
 	e.mu.Unlock()
@@ -342,14 +384,57 @@ func (e *Engine) runOnce(ctx context.Context) int {
 }
 
 // start runs an attempt of each claim, each on its own goroutine; the
-// caller has added them to e.wg.
+// caller has added them to e.wg. A goroutine goes on with its lane's next
+// delivery when the attempt made it the head and it can start (handOn).
 func (e *Engine) start(ctx context.Context, claimed []claim) {
 	for _, c := range claimed {
 		go func() {
 			defer e.wg.Done()
-			e.release(c, e.attempt(ctx, c))
+			for ok := true; ok; {
+				next, successor := e.attempt(ctx, c)
+				c, ok = e.handOn(ctx, c, next, successor)
+			}
 		}()
 	}
+}
+
+// handOn ends a claim whose attempt is recorded. When the attempt made
+// the lane's next delivery its head (successor) and that one can start
+// now — one node, due, its bot's target cached and healthy, a request
+// slot free — the lane passes to it without a round: handOn returns its
+// claim. Otherwise it releases the claim (waking a round when next).
+//
+// No round can start the successor meanwhile: the lane stays in flight
+// (lanes) from the attempt's start until the successor's claim is taken
+// or the lane is released, and a round passes over lanes in flight.
+func (e *Engine) handOn(ctx context.Context, c claim, next bool, successor int64) (claim, bool) {
+	if successor == 0 || e.clustered {
+		e.release(c, next)
+		return claim{}, false
+	}
+	d, err := e.app.DueHead(ctx, successor)
+	if err != nil || d == nil {
+		e.release(c, true)
+		return claim{}, false
+	}
+	e.mu.Lock()
+	t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
+	_, bot := keysOf(d)
+	if e.attemptCtx == nil || t == nil || !t.Enabled || t.Health != chat.HealthHealthy || e.total >= e.cfg.Workers || e.full(bot, t) {
+		e.mu.Unlock()
+		e.release(c, true)
+		return claim{}, false
+	}
+	e.releases++
+	delete(e.ids, c.d.ID)
+	e.recording--
+	wake := e.held
+	n := e.takeOffered(d, t) // a round that read it as due before this must skip it
+	e.mu.Unlock()
+	if wake {
+		e.Wake() // a record slot was freed
+	}
+	return n, true
 }
 
 // Offer starts deliveries just committed, each the first in its lane,
@@ -386,21 +471,22 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 	var claimed []claim
 	for _, d := range ds {
 		lane, bot := keysOf(d)
-		if !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.total >= e.cfg.Workers {
+		if !d.Head || d.State != chat.DeliveryPending || e.ids[d.ID] || e.lanes[lane] || e.busy() {
 			wake = true
 			continue
 		}
 		t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
-		if t == nil || !t.Enabled || t.Health.State != chat.HealthHealthy {
+		if t == nil || !t.Enabled || t.Health != chat.HealthHealthy {
 			wake = true // the round reads the target, fails or probes
 			continue
 		}
 		if e.full(bot, t) {
-			wake = true
+			// Its bot's requests in flight end with posted, which
+			// starts it from the waiting list or wakes a round.
+			e.wait(bot, d)
 			continue
 		}
-		e.offered[d.ID] = true
-		claimed = append(claimed, e.take(claim{d: *d, target: t}))
+		claimed = append(claimed, e.takeOffered(d, t))
 	}
 	e.wg.Add(len(claimed)) // under mu: Run's wg.Wait comes after attemptCtx is cleared
 	e.mu.Unlock()
@@ -410,7 +496,80 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 	}
 }
 
-// full reports whether the bot has as many attempts in flight as its
+// busy reports whether the engine can start no attempt: as many requests
+// in flight as Workers, or too many attempts waiting for their record.
+// e.mu is held.
+func (e *Engine) busy() bool { return e.total >= e.cfg.Workers || e.recordingFull() }
+
+// recordingFull reports whether as many attempts wait for their record as
+// the engine lets pile up. e.mu is held.
+func (e *Engine) recordingFull() bool { return e.recording >= recordingPerWorker*e.cfg.Workers }
+
+// takeOffered takes a delivery that a round has not read (Offer, a freed
+// slot): the running round, whose snapshot predates it, must skip it
+// (offered). e.mu is held.
+func (e *Engine) takeOffered(d *chat.Delivery, t *app.DeliveryTarget) claim {
+	e.offered[d.ID] = true
+	return e.take(claim{d: *d, target: t})
+}
+
+// maxWaitingPerBot bounds a bot's waiting list (Engine.waiting); what
+// does not fit is left to a round.
+const maxWaitingPerBot = 64
+
+// wait puts an offered delivery whose bot is at its cap on the bot's
+// waiting list; when the list is full, the bot's next freed slot wakes a
+// round instead (heldBots). e.mu is held.
+func (e *Engine) wait(bot botKey, d *chat.Delivery) {
+	if len(e.waiting[bot]) >= maxWaitingPerBot {
+		e.heldBots[bot] = true
+		return
+	}
+	e.waiting[bot] = append(e.waiting[bot], d)
+	e.waitingIDs[d.ID] = true
+}
+
+// next takes the first delivery on the bot's waiting list that can start
+// now, if any, and reports whether the rest must be left to a round (the
+// bot's cached target is gone or not healthy: a round reads it again).
+// e.mu is held.
+func (e *Engine) next(bot botKey) (c claim, ok, wake bool) {
+	q := e.waiting[bot]
+	defer func() {
+		if len(q) == 0 {
+			delete(e.waiting, bot)
+		} else {
+			e.waiting[bot] = q
+		}
+	}()
+	for len(q) > 0 && !e.busy() {
+		d := q[0]
+		if !e.waitingIDs[d.ID] { // a round took it
+			q = q[1:]
+			continue
+		}
+		t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
+		if t == nil || !t.Enabled || t.Health != chat.HealthHealthy {
+			for _, d := range q {
+				delete(e.waitingIDs, d.ID)
+			}
+			q = nil
+			return claim{}, false, true
+		}
+		if e.full(bot, t) {
+			return claim{}, false, false
+		}
+		q = q[1:]
+		delete(e.waitingIDs, d.ID)
+		if lane, _ := keysOf(d); e.ids[d.ID] || e.lanes[lane] {
+			continue
+		}
+		return e.takeOffered(d, t), true, false
+	}
+	return claim{}, false, len(q) > 0
+}
+
+// full reports whether the bot has as many requests in flight as its
 // target allows. e.mu is held.
 func (e *Engine) full(bot botKey, t *app.DeliveryTarget) bool {
 	limit := e.cfg.MaxInFlight
@@ -426,6 +585,7 @@ func (e *Engine) take(c claim) claim {
 	lane, bot := keysOf(&c.d)
 	e.lanes[lane] = true
 	e.ids[c.d.ID] = true
+	delete(e.waitingIDs, c.d.ID)
 	e.inflight[bot]++
 	e.total++
 	if c.probe {
@@ -441,12 +601,46 @@ type claim struct {
 	probe  bool
 }
 
-// release returns a claim's lane and slots, and wakes the loop when that
-// may have made something due: next (the attempt's report), due
-// deliveries left waiting for a slot by the last round (held), a probe's
-// end. A lane without a backlog freed on one node wakes nobody: new
-// deliveries wake the engine themselves. Nodes that share a database
-// always look: other nodes' deliveries do not wake this one.
+// posted gives back a claim's request slots (its bot's and the engine's)
+// once the bot's answer is in: the bot is no longer busy with it, though
+// its lane stays taken until the attempt is recorded (release). It wakes
+// the loop when due deliveries wait for a slot (held).
+func (e *Engine) posted(c claim) {
+	e.mu.Lock()
+	e.releases++
+	_, bot := keysOf(&c.d)
+	if e.inflight[bot]--; e.inflight[bot] <= 0 {
+		delete(e.inflight, bot)
+	}
+	e.total--
+	e.recording++
+	wake := e.held || e.heldBots[bot]
+	var started claim
+	ok := false
+	if e.attemptCtx != nil {
+		var w bool
+		started, ok, w = e.next(bot)
+		wake = wake || w
+		if ok {
+			e.wg.Add(1) // under mu: Run's wg.Wait comes after attemptCtx is cleared
+		}
+	}
+	ctx := e.attemptCtx
+	e.mu.Unlock()
+	if ok {
+		e.start(ctx, []claim{started})
+	}
+	if wake {
+		e.Wake()
+	}
+}
+
+// release returns a claim's lane once its attempt is recorded, and wakes
+// the loop when that may have made something due: next (the attempt's
+// report), due deliveries left waiting for a slot by the last round
+// (held), a probe's end. A lane without a backlog freed on one node wakes
+// nobody: new deliveries wake the engine themselves. Nodes that share a
+// database always look: other nodes' deliveries do not wake this one.
 func (e *Engine) release(c claim, next bool) {
 	e.mu.Lock()
 	e.releases++
@@ -454,13 +648,10 @@ func (e *Engine) release(c claim, next bool) {
 	next = next || c.probe || e.clustered || e.held
 	delete(e.lanes, lane)
 	delete(e.ids, c.d.ID)
-	if e.inflight[bot]--; e.inflight[bot] <= 0 {
-		delete(e.inflight, bot)
-	}
 	if c.probe {
 		delete(e.probing, bot)
 	}
-	e.total--
+	e.recording--
 	e.mu.Unlock()
 	if next {
 		e.Wake()

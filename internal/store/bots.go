@@ -198,11 +198,16 @@ type BotHealthUpdate struct {
 	NextProbeAt      int64 // ms
 	ProbeInterval    int64 // ms
 	Disable          bool  // also set enabled = 0 (410 Gone)
+	// From is the state this update replaces, as read in the same
+	// transaction. Only a change of state or Disable changes what the
+	// engine caches of the bot (BotsVersion); a healthy bot's last
+	// success moving on does not.
+	From string
 }
 
 // SetBotHealth writes a bot's health.
 func (tx *Tx) SetBotHealth(ctx context.Context, appID, uid string, h BotHealthUpdate) error {
-	tx.botsChanged = true
+	tx.botsChanged = tx.botsChanged || h.Disable || h.State != h.From
 	q := `UPDATE bots SET health_state = ?, health_reason = ?, consecutive_failures = ?, last_success_at = ?, last_failure_at = ?,
 		failing_since = ?, next_probe_at = ?, probe_interval = ?`
 	if h.Disable {

@@ -56,17 +56,31 @@ func (tx *Tx) InsertDelivery(ctx context.Context, d *chat.Delivery) error {
 }
 
 // promoteLaneHead makes the oldest pending delivery of the lane of
-// delivery id its head, after id has left the pending state, and reports
-// whether there was one.
-func (tx *Tx) promoteLaneHead(ctx context.Context, id int64) (bool, error) {
-	res, err := tx.q.ExecContext(ctx, `UPDATE deliveries SET head = 1 WHERE head = 0 AND id = (
+// delivery id its head, after id has left the pending state, and returns
+// its id (0: the lane has none).
+func (tx *Tx) promoteLaneHead(ctx context.Context, id int64) (int64, error) {
+	var next int64
+	err := tx.q.QueryRowContext(ctx, `UPDATE deliveries SET head = 1 WHERE head = 0 AND id = (
 		SELECT min(x.id) FROM deliveries x, deliveries f WHERE f.id = ? AND x.app_id = f.app_id AND x.bot_uid = f.bot_uid
-			AND x.conversation_id = f.conversation_id AND x.state = 'pending')`, id)
-	if err != nil {
-		return false, translate("promote lane head", err)
+			AND x.conversation_id = f.conversation_id AND x.state = 'pending') RETURNING id`, id).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
 	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return next, translate("promote lane head", err)
+}
+
+// DueHead returns the delivery id if it is its lane's head, pending and
+// due at nowMs, with its payload; nil otherwise.
+func (tx *Tx) DueHead(ctx context.Context, id, nowMs int64) (*chat.Delivery, error) {
+	d, err := scanDelivery(tx.q.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id = ? AND state = 'pending' AND head = 1 AND next_attempt_at <= ?`, id, nowMs))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate("due head", err)
+	}
+	return d, nil
 }
 
 // fixLaneHeads recomputes the head flag of the pending deliveries that
@@ -103,6 +117,16 @@ type DueDelivery struct {
 // BotKey names a bot across apps.
 type BotKey struct{ App, Bot string }
 
+// Held tells which due deliveries DueLaneHeads left out for want of a
+// slot.
+type Held struct {
+	Batch bool            // the batch was full
+	Bots  map[BotKey]bool // bots at their cap
+}
+
+// Any reports whether anything due was left out.
+func (h Held) Any() bool { return h.Batch || len(h.Bots) > 0 }
+
 // InFlight is what one node knows to be in flight, for DueLaneHeads
 // without leases (a single node: store.DB.Clustered is false).
 type InFlight struct {
@@ -121,9 +145,9 @@ type InFlight struct {
 // so that the cap holds for the whole cluster; otherwise as fl says, and
 // leases are not looked at (one node, which keeps them in memory).
 //
-// held reports that due heads were left out, their bot being at its cap or
-// the batch full: whoever frees a slot must look again.
-func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int, fl *InFlight) (heads []DueDelivery, held bool, err error) {
+// held reports the due heads left out, their bot being at its cap or the
+// batch full: whoever frees such a slot must look again.
+func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit int, fl *InFlight) (heads []DueDelivery, held Held, err error) {
 	// Both reads see heads and leases only (deliveries_leased,
 	// deliveries_heads), never a lane's backlog: a round costs as much as
 	// the lanes with work up to the batch, however many deliveries wait in
@@ -137,7 +161,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		}
 		leaseCut = math.MaxInt64
 	} else if err := tx.leasesPerBot(ctx, nowMs, busy); err != nil {
-		return nil, false, err
+		return nil, Held{}, err
 	}
 	// The heads are chosen on the columns deliveries_heads covers (the
 	// in-flight ones come back every round on one node) and their bots'
@@ -153,13 +177,13 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 		WHERE state = 'pending' AND head = 1 AND next_attempt_at <= ? AND lease_until <= ?
 		ORDER BY next_attempt_at, id`, nowMs, leaseCut)
 	if err != nil {
-		return nil, false, translate("due deliveries", err)
+		return nil, Held{}, translate("due deliveries", err)
 	}
 	for rows.Next() {
 		var h head
 		if err := rows.Scan(&h.id, &h.bot.App, &h.bot.Bot, &h.kind); err != nil {
 			rows.Close()
-			return nil, false, translate("due deliveries", err)
+			return nil, Held{}, translate("due deliveries", err)
 		}
 		if fl == nil || !fl.Deliveries[h.id] {
 			cands = append(cands, h)
@@ -167,7 +191,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, false, translate("due deliveries", err)
+		return nil, Held{}, translate("due deliveries", err)
 	}
 	type botState struct {
 		health      string
@@ -186,7 +210,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			if errors.Is(err, sql.ErrNoRows) {
 				b.missing = true
 			} else if err != nil {
-				return nil, false, translate("due deliveries", err)
+				return nil, Held{}, translate("due deliveries", err)
 			}
 			bots[h.bot] = b
 		}
@@ -197,7 +221,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			continue // waits for the bot's probe (NextDueAt)
 		}
 		if len(ids) == limit {
-			held = true // one more due head than the batch takes
+			held.Batch = true // one more due head than the batch takes
 			break
 		}
 		limitOf := defaultCap
@@ -208,7 +232,10 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			limitOf = b.maxInFlight
 		}
 		if busy[h.bot] >= limitOf {
-			held = true
+			if held.Bots == nil {
+				held.Bots = map[BotKey]bool{}
+			}
+			held.Bots[h.bot] = true
 			continue
 		}
 		busy[h.bot]++
@@ -225,7 +252,7 @@ func (tx *Tx) DueLaneHeads(ctx context.Context, nowMs int64, defaultCap, limit i
 			&d.ID, &d.AppID, &d.Bot, &d.MessageID, &d.ConversationID, &d.ParentID, &d.Hop, &d.Seq, &d.WebhookID, &d.Kind,
 			&d.State, &d.Attempts, &d.NextAttemptAt, &d.QueuedAt, &d.LeaseTill, &d.LastStatus, &d.LastErrorClass, &d.LastError,
 			&d.ReplyMessageID, &payload, &d.CreatedAt, &d.CompletedAt, &enabled, &dd.BotHealth, &dd.NextProbe, &dd.BotTimeout); err != nil {
-			return nil, false, translate("due delivery", err)
+			return nil, Held{}, translate("due delivery", err)
 		}
 		d.Payload = json.RawMessage(payload)
 		dd.BotEnabled = enabled != 0
@@ -353,10 +380,10 @@ type AttemptResult struct {
 	NextAttemptAt int64  // ms, when State is pending
 }
 
-// RecordAttempt stores an attempt and updates its delivery. It reports
-// whether the delivery's lane has one to attempt next: the delivery itself
-// (still pending) or the next one, which became the lane's head.
-func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResult) (next bool, err error) {
+// RecordAttempt stores an attempt and updates its delivery. It returns the
+// delivery its lane has to attempt next, if any (0: none): the delivery
+// itself (still pending) or the next one, which became the lane's head.
+func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResult) (next int64, err error) {
 	a := r.Attempt
 	headers, _ := json.Marshal(a.RequestHeaders) // map[string]string always marshals
 	if _, err := tx.q.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, status_code, error_class,
@@ -364,7 +391,7 @@ func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResu
 		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
 		d.ID, a.N, a.StartedAt, a.LatencyMs, a.StatusCode, a.ErrorClass, a.Error, string(headers), a.ResponseBody,
 		boolInt(a.ResponseTruncated), a.NextAttemptAt); err != nil {
-		return false, translate("insert attempt", err)
+		return 0, translate("insert attempt", err)
 	}
 	completed := int64(0)
 	if r.State != chat.DeliveryPending {
@@ -374,10 +401,10 @@ func (tx *Tx) RecordAttempt(ctx context.Context, d *chat.Delivery, r AttemptResu
 		last_status = ?, last_error_class = ?, last_error = ?, completed_at = ?, head = CASE WHEN ? = 'pending' THEN head ELSE 0 END
 		WHERE id = ?`,
 		r.State, a.N, r.NextAttemptAt, a.StatusCode, a.ErrorClass, a.Error, completed, r.State, d.ID); err != nil {
-		return false, translate("update delivery", err)
+		return 0, translate("update delivery", err)
 	}
 	if r.State == chat.DeliveryPending {
-		return true, nil
+		return d.ID, nil
 	}
 	return tx.promoteLaneHead(ctx, d.ID)
 }

@@ -248,15 +248,20 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 		// next in every case below but the last.
 		finish := func(id int64, state string, next int64) {
 			t.Helper()
-			var more bool
+			var more int64
 			write(func(tx *Tx) error {
 				var err error
 				more, err = tx.RecordAttempt(ctx, &chat.Delivery{ID: id}, AttemptResult{
 					Attempt: chat.Attempt{N: 1, StartedAt: now, StatusCode: 200}, State: state, NextAttemptAt: next})
 				return err
 			})
-			if want := id != ids[5]; more != want {
-				t.Fatalf("recording %d %s: next %v, want %v", id, state, more, want)
+			switch {
+			case state == chat.DeliveryPending && more != id:
+				t.Fatalf("recording %d %s: next %d, want the delivery itself", id, state, more)
+			case state != chat.DeliveryPending && more == id:
+				t.Fatalf("recording %d %s: next is the finished delivery", id, state)
+			case (more != 0) != (id != ids[5]):
+				t.Fatalf("recording %d %s: next %d, want one: %v", id, state, more, id != ids[5])
 			}
 		}
 		expect("queued", now, ids[0], ids[5])
@@ -317,7 +322,7 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 				for _, d := range due {
 					out = append(out, d.ID)
 				}
-				held = h
+				held = h.Any()
 				return err
 			}); err != nil {
 				t.Fatal(err)
