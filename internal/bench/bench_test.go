@@ -52,7 +52,8 @@ func TestRunTiny(t *testing.T) {
 	if tp == nil || tp.Parley.Received == 0 || tp.Parley.Missing != 0 || tp.Ceiling == nil || tp.Ceiling.Received == 0 {
 		t.Errorf("throughput: %+v", tp)
 	}
-	if iso := rep.Isolation; iso == nil || iso.WithStalled.Received == 0 || iso.Stalled.Received == 0 {
+	if iso := rep.Isolation; iso == nil || iso.WithStalled.Received == 0 || iso.Stalled.Received == 0 || iso.BaselineAfter.Received == 0 ||
+		iso.BaselineRate != (iso.Baseline.Rate+iso.BaselineAfter.Rate)/2 {
 		t.Errorf("isolation: %+v", iso)
 	}
 	if len(rep.Latency) != 1 || rep.Latency[0].Parley.Latency.Count == 0 || rep.Latency[0].Parley.Missing != 0 {

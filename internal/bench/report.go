@@ -75,13 +75,15 @@ type ThroughputReport struct {
 type IsolationReport struct {
 	StallDelaySec     float64 `json:"stallDelaySec"`
 	StalledRate       float64 `json:"stalledBotMsgsPerSec"` // load sent to the stalled bot
-	Baseline          Result  `json:"baseline"`
-	Control           Result  `json:"control"` // the same with the extra bot healthy
+	Baseline          Result  `json:"baseline"`             // the throughput phase, before
+	BaselineAfter     Result  `json:"baselineAfter"`        // the same load once more, after the stalled run
+	BaselineRate      float64 `json:"baselineMsgsPerSec"`   // the mean of the two
+	Control           Result  `json:"control"`              // the same with the extra bot healthy
 	WithStalled       Result  `json:"withStalled"`
 	Stalled           Result  `json:"stalledBot"`
-	ThroughputLossPct float64 `json:"throughputLossPct"` // the fast bots', vs the baseline
+	ThroughputLossPct float64 `json:"throughputLossPct"` // the fast bots', vs BaselineRate
 	LossVsControlPct  float64 `json:"lossVsControlPct"`  // the fast bots', vs the control
-	P99Ratio          float64 `json:"p99Ratio"`          // vs the baseline
+	P99Ratio          float64 `json:"p99Ratio"`          // vs the mean of the baselines' p99
 }
 
 // RateReport is one fixed-rate latency phase.
@@ -210,6 +212,7 @@ func (r *Report) WriteTable(out io.Writer) error {
 	if iso := r.Isolation; iso != nil {
 		row(p, fmt.Sprintf("  same, plus a healthy bot (%.0f msg/s)", iso.StalledRate), iso.Control, nil)
 		row(p, "  same, plus a bot answering after "+fmt.Sprint(iso.StallDelaySec)+" s", iso.WithStalled, nil)
+		row(p, "  baseline again, after it", iso.BaselineAfter, nil)
 		p("  stalled bot cost\t%.1f%% of throughput (%.1f%% vs the healthy bot)\tp99 ×%.2f\t\t\t\t\t\t\t",
 			iso.ThroughputLossPct, iso.LossVsControlPct, iso.P99Ratio)
 	}
