@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"parley/internal/chat"
@@ -93,11 +94,23 @@ func (tx *Tx) fixLaneHeads(ctx context.Context, where string, args ...any) error
 	return translate("fix lane heads", err)
 }
 
+// relayedHopWindow is how many of a conversation's newest messages
+// LastRelayedHop looks at.
+const relayedHopWindow = 100
+
 // LastRelayedHop returns the hop of the newest message relayed to bot in
-// the conversation; ok is false when none was.
+// the conversation; ok is false when none was among the conversation's
+// relayedHopWindow newest messages. A bot-to-bot chain relays every
+// message of it, so its newest relayed message is among the last few; a
+// bot that has had nothing relayed to it in that many messages speaks
+// first (docs/decisions/relay-rules.md). The walk reads the conversation's
+// messages newest first and each one's deliveries by message, both
+// indexes that new messages append to.
 func (tx *Tx) LastRelayedHop(ctx context.Context, appID, bot, conversationID string) (hop int, ok bool, err error) {
-	err = tx.q.QueryRowContext(ctx, `SELECT hop FROM deliveries WHERE app_id = ? AND bot_uid = ? AND conversation_id = ? AND kind = 'message'
-		ORDER BY id DESC LIMIT 1`, appID, bot, conversationID).Scan(&hop)
+	err = tx.q.QueryRowContext(ctx, `SELECT d.hop FROM (SELECT id FROM messages WHERE app_id = ? AND conversation_id = ?
+		ORDER BY id DESC LIMIT `+strconv.Itoa(relayedHopWindow)+`) m
+		JOIN deliveries d ON d.app_id = ? AND d.message_id = m.id
+		WHERE d.bot_uid = ? AND d.kind = 'message' ORDER BY m.id DESC LIMIT 1`, appID, conversationID, appID, bot).Scan(&hop)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

@@ -343,3 +343,85 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 		finish(ids[5], chat.DeliverySucceeded, 0)
 	})
 }
+
+// TestLastRelayedHop: the hop of the newest message of the conversation
+// relayed to the bot, not to another bot nor in another conversation;
+// none once the bot has had nothing relayed in relayedHopWindow messages.
+func TestLastRelayedHop(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		conv := chat.GroupConversationID("team")
+		n := 0
+		// say adds a message to conv (or other) and, when to is set, its
+		// delivery to that bot.
+		say := func(tx *Tx, conversation, to string, hop int) error {
+			m := &chat.Message{ConversationID: conversation, Sender: "alice", ReceiverType: chat.ReceiverGroup, Receiver: "team",
+				Category: chat.CategoryMessage, Type: chat.TypeText, Data: chat.MessageData{Text: "hi"}, Hop: hop, SentAt: 9, UpdatedAt: 9}
+			if err := tx.InsertMessage(ctx, "app1", m); err != nil || to == "" {
+				return err
+			}
+			n++
+			return tx.InsertDelivery(ctx, &chat.Delivery{AppID: "app1", Bot: to, MessageID: m.ID, ConversationID: conversation, Hop: hop,
+				Seq: int64(n), WebhookID: fmt.Sprintf("msg_%d", n), Kind: chat.DeliveryKindMessage, State: chat.DeliverySucceeded,
+				CreatedAt: 9, Payload: []byte("{}")})
+		}
+		last := func() (int, bool) {
+			t.Helper()
+			var hop int
+			var ok bool
+			if err := db.Read(ctx, func(tx *Tx) error {
+				var err error
+				hop, ok, err = tx.LastRelayedHop(ctx, "app1", "bot", conv)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return hop, ok
+		}
+		write := func(fn func(tx *Tx) error) {
+			t.Helper()
+			if err := db.Write(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if hop, ok := last(); ok {
+			t.Fatalf("empty conversation: hop %d", hop)
+		}
+		write(func(tx *Tx) error {
+			if err := say(tx, conv, "bot", 2); err != nil {
+				return err
+			}
+			if err := say(tx, conv, "other", 1); err != nil { // to another bot
+				return err
+			}
+			if err := say(tx, "group_elsewhere", "bot", 0); err != nil {
+				return err
+			}
+			return say(tx, conv, "", 0) // relayed to nobody
+		})
+		if hop, ok := last(); !ok || hop != 2 {
+			t.Fatalf("hop %d ok %v, want 2 (the newest relayed to the bot here)", hop, ok)
+		}
+		write(func(tx *Tx) error { return say(tx, conv, "bot", 0) })
+		if hop, ok := last(); !ok || hop != 0 {
+			t.Fatalf("hop %d ok %v, want 0 (a human's message, newer)", hop, ok)
+		}
+		write(func(tx *Tx) error {
+			for range relayedHopWindow - 1 {
+				if err := say(tx, conv, "", 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if _, ok := last(); !ok {
+			t.Fatalf("the relayed message is the %dth newest: not found", relayedHopWindow)
+		}
+		write(func(tx *Tx) error { return say(tx, conv, "", 0) })
+		if hop, ok := last(); ok {
+			t.Fatalf("nothing relayed in the last %d messages: hop %d, want none", relayedHopWindow, hop)
+		}
+	})
+}
