@@ -12,9 +12,11 @@
 //     delivery of a lane is ever attempted, and at most one attempt of a
 //     lane is in flight, so a bot sees a conversation's messages in order,
 //     even across retries. Different lanes and bots proceed in parallel.
-//   - Caps: a bot has at most MaxInFlight attempts in flight (per-bot
+//   - Caps: a bot has at most MaxInFlight requests in flight (per-bot
 //     override, default 16), and the engine at most Workers overall, so one
-//     slow or dead bot holds at most its own slots.
+//     slow or dead bot holds at most its own slots. A slot is free once the
+//     bot's answer is in; the lane stays taken until the attempt is
+//     recorded (on a cluster the lease counts until then).
 //   - Leases: a delivery is claimed by leasing it in the database
 //     (store.ClaimDeliveries, one write) for its attempt timeout plus
 //     Lease, to this node (Config.Node); a lease left by a dead process
