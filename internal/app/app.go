@@ -154,9 +154,19 @@ func (fx *effects) publishApp(appID, typ string, data any) {
 
 // write runs fn in a write transaction, then its effects.
 func (a *App) write(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
+	return a.writeWith(ctx, a.db.Write, fn)
+}
+
+// writeDeferred is write for a write nobody waits for at once
+// (store.DB.WriteDeferred).
+func (a *App) writeDeferred(ctx context.Context, fn func(tx *store.Tx, fx *effects) error) error {
+	return a.writeWith(ctx, a.db.WriteDeferred, fn)
+}
+
+func (a *App) writeWith(ctx context.Context, write func(context.Context, func(*store.Tx) error) error, fn func(tx *store.Tx, fx *effects) error) error {
 	var fx effects
 	clustered := a.db.Clustered()
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
+	err := write(ctx, func(tx *store.Tx) error {
 		fx = effects{} // a retried function starts clean
 		if err := fn(tx, &fx); err != nil {
 			return err

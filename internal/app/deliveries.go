@@ -120,7 +120,9 @@ type AttemptReport struct {
 // became the head (successor, its id), or the bot's health state changed
 // (a failing bot's other deliveries wait on it).
 func (a *App) CompleteAttempt(ctx context.Context, d *chat.Delivery, policy chat.HealthPolicy, r AttemptReport) (next bool, successor int64, err error) {
-	err = a.write(ctx, func(tx *store.Tx, fx *effects) error {
+	// Deferred: the record may wait a moment for another write to commit
+	// with; its request slots are free already and only its lane waits.
+	err = a.writeDeferred(ctx, func(tx *store.Tx, fx *effects) error {
 		next, successor = false, 0 // a retried function starts clean
 		was, err := tx.BotHealth(ctx, d.AppID, d.Bot)
 		if chat.KindOf(err) == chat.KindNotFound {

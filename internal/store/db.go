@@ -23,6 +23,9 @@ const (
 	// batches amortise the fsync further but make each request wait for
 	// the whole batch; 256 keeps a batch well under a millisecond of work.
 	maxBatch = 256
+	// deferDelay bounds how long a deferred write (WriteDeferred) waits
+	// for another write to share a commit with.
+	deferDelay = 2 * time.Millisecond
 	// writeQueue bounds how many write requests may wait for the writer.
 	// When it is full, Write blocks (back-pressure), it never drops.
 	writeQueue = 1024
@@ -143,9 +146,10 @@ func (db *DB) Now() time.Time { return db.now() }
 func (db *DB) BotsVersion() uint64 { return db.botsVersion.Load() }
 
 type writeReq struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	done chan error
+	ctx      context.Context
+	fn       func(*Tx) error
+	done     chan error
+	deferred bool // may wait for another write's commit (WriteDeferred)
 }
 
 // Options configure Open.
@@ -279,10 +283,22 @@ var ErrClosed = errors.New("store: database is closed")
 // transaction and is run again when that fails to serialize against a
 // concurrent one.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	return db.enqueue(ctx, fn, false)
+}
+
+// WriteDeferred is Write for a write nobody waits for at once (an
+// attempt's record): on SQLite it may wait up to deferDelay for another
+// write and commit with it, instead of paying a commit and an fsync of its
+// own. Under load it waits for nothing (there is always another write).
+func (db *DB) WriteDeferred(ctx context.Context, fn func(*Tx) error) error {
+	return db.enqueue(ctx, fn, true)
+}
+
+func (db *DB) enqueue(ctx context.Context, fn func(*Tx) error, deferred bool) error {
 	if db.d.postgres() {
 		return db.writePostgres(ctx, fn)
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), deferred: deferred}
 	// Enqueue under the read lock, so that Close (write lock) cannot slip
 	// between the check and the send: the writer drains every request
 	// queued before it stops, and none is queued after.
@@ -549,12 +565,27 @@ func (db *DB) writer(w *stmtConn) {
 	defer close(db.done)
 	defer w.close()
 	batch := make([]*writeReq, 0, maxBatch)
+	// held are deferred requests waiting for another write to commit
+	// with, until the timer fires (deferDelay after the first of them).
+	var held []*writeReq
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		var first *writeReq
+		due := false
+		var fire <-chan time.Time
+		if len(held) > 0 {
+			fire = timer.C
+		}
 		select {
 		case first = <-db.reqs:
+		case <-fire:
+			due = true
 		case <-db.stop:
-			// Drain what is queued, then stop.
+			// Drain what is held and queued, then stop.
+			if len(held) > 0 {
+				db.runBatch(w, held)
+			}
 			for {
 				select {
 				case r := <-db.reqs:
@@ -564,7 +595,10 @@ func (db *DB) writer(w *stmtConn) {
 				}
 			}
 		}
-		batch = append(batch[:0], first)
+		batch = append(batch[:0], held...)
+		if first != nil {
+			batch = append(batch, first)
+		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -574,8 +608,29 @@ func (db *DB) writer(w *stmtConn) {
 				break fill
 			}
 		}
+		if !due && len(batch) < maxBatch && allDeferred(batch) {
+			if len(held) == 0 {
+				timer.Reset(deferDelay)
+			}
+			held = append(held[:0], batch...)
+			continue
+		}
+		if len(held) > 0 && !due {
+			timer.Stop() // no stale tick after Stop or Reset (Go 1.23 timers)
+		}
+		held = held[:0]
 		db.runBatch(w, batch)
 	}
+}
+
+// allDeferred reports whether every request of batch may wait.
+func allDeferred(batch []*writeReq) bool {
+	for _, r := range batch {
+		if !r.deferred {
+			return false
+		}
+	}
+	return true
 }
 
 // runBatch runs the requests in one transaction on w and reports to each.

@@ -713,3 +713,93 @@ func TestOneServerPerSQLiteFile(t *testing.T) {
 	}
 	again.Close()
 }
+
+// TestWriteDeferred: a deferred write commits on its own after a moment,
+// or with other writes; one still waiting when the database closes is
+// committed before Close returns.
+func TestWriteDeferred(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		url := storetest.URL(t, engine)
+		db, err := Open(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Write(ctx, func(tx *Tx) error {
+			return tx.InsertApp(ctx, &chat.App{ID: "app1", Name: "A", Region: "us", CreatedAt: tx.Unix()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		exists := func(db *DB, uid string) bool {
+			t.Helper()
+			err := db.Read(ctx, func(tx *Tx) error { _, err := tx.User(ctx, "app1", uid); return err })
+			if err != nil && chat.KindOf(err) != chat.KindNotFound {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		// Alone: nothing else to commit with.
+		if err := db.WriteDeferred(ctx, func(tx *Tx) error { return insertUser(ctx, tx, "lone") }); err != nil {
+			t.Fatal(err)
+		}
+		if !exists(db, "lone") {
+			t.Fatal("a deferred write returned before its commit")
+		}
+		// Mixed with eager writes.
+		var wg sync.WaitGroup
+		errs := make(chan error, 40)
+		for i := range 40 {
+			wg.Go(func() {
+				write := db.Write
+				if i%2 == 0 {
+					write = db.WriteDeferred
+				}
+				errs <- write(ctx, func(tx *Tx) error { return insertUser(ctx, tx, fmt.Sprintf("u%d", i)) })
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 40 {
+			if !exists(db, fmt.Sprintf("u%d", i)) {
+				t.Fatalf("u%d missing", i)
+			}
+		}
+		// Held when the database closes: committed first.
+		var ok []string
+		var mu sync.Mutex
+		for i := range 10 {
+			wg.Go(func() {
+				uid := fmt.Sprintf("late%d", i)
+				err := db.WriteDeferred(ctx, func(tx *Tx) error { return insertUser(ctx, tx, uid) })
+				switch {
+				case err == nil:
+					mu.Lock()
+					ok = append(ok, uid)
+					mu.Unlock()
+				case !errors.Is(err, ErrClosed):
+					t.Error(err)
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+		db.Close()
+		wg.Wait()
+		again, err := Open(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		for _, uid := range ok {
+			if !exists(again, uid) {
+				t.Fatalf("%s was reported written but is not there after Close", uid)
+			}
+		}
+	})
+}
