@@ -525,7 +525,8 @@ func (e *Engine) wait(bot botKey, d *chat.Delivery) {
 		e.heldBots[bot] = true
 		return
 	}
-	e.waiting[bot] = append(e.waiting[bot], d)
+	dc := *d // the caller's delivery is not kept
+	e.waiting[bot] = append(e.waiting[bot], &dc)
 	e.waitingIDs[d.ID] = true
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -691,4 +692,109 @@ func TestBotChangesTakeEffectAtOnce(t *testing.T) {
 	e.say("alice", "switch", "four")
 	second.none(300 * time.Millisecond)
 	first.none(0)
+}
+
+// TestDeliveryUnderContention: bots with small caps, answers of varying
+// speed and some retries, many conversations sending at once, and no poll
+// to fall back on. Every message reaches its bot with exactly one success,
+// in order per conversation, and no bot ever has more requests in flight
+// than its cap. It drives every way the engine starts an attempt: the
+// hand-over at commit, a bot's waiting list when it is at its cap, a lane
+// passing to its next delivery, and rounds.
+func TestDeliveryUnderContention(t *testing.T) {
+	t.Parallel()
+	opt := fastDelivery()
+	opt.Dispatch.Poll = time.Hour
+	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	const users, each = 12, 5
+	caps := []int{1, 2, 3}
+	bots := make([]*fakeBot, len(caps))
+	for i, c := range caps {
+		fb := newFakeBot(t)
+		fb.set(func(r botReq, n int) answer {
+			text := str(r.Payload, "data.data.text")
+			if r.Header.Get("Parley-Attempt") == "1" && strings.HasSuffix(text, "/2") && n%2 == 0 {
+				return answer{Status: 503} // retried
+			}
+			return answer{Status: 200, Delay: time.Duration(n%4) * time.Millisecond}
+		})
+		e.bot(fmt.Sprintf("busy%d", i), fb, map[string]any{"maxInFlight": c})
+		bots[i] = fb
+	}
+	for u := range users {
+		e.user(fmt.Sprintf("u%d", u))
+	}
+	var wg sync.WaitGroup
+	for u := range users {
+		wg.Go(func() {
+			for m := range each {
+				for b := range bots {
+					r := e.call("POST", "/v3/messages", map[string]any{"receiver": fmt.Sprintf("busy%d", b), "receiverType": "user",
+						"data": map[string]any{"text": fmt.Sprintf("u%d/%d", u, m)}}, as(fmt.Sprintf("u%d", u)))
+					if r.Status != http.StatusOK {
+						t.Errorf("send: %d %s", r.Status, r.Raw)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for b, fb := range bots {
+		succeeded := map[string]int{} // text → successes
+		next := map[string]int{}      // user → next message expected to succeed
+		for len(succeeded) < users*each {
+			r := fb.next()
+			if r.Status != http.StatusOK {
+				continue
+			}
+			text := str(r.Payload, "data.data.text")
+			succeeded[text]++
+			if succeeded[text] > 1 {
+				t.Fatalf("bot %d: %s succeeded twice", b, text)
+			}
+			var u, m int
+			if _, err := fmt.Sscanf(text, "u%d/%d", &u, &m); err != nil {
+				t.Fatalf("bot %d: unexpected text %q", b, text)
+			}
+			user := fmt.Sprintf("u%d", u)
+			if m != next[user] {
+				t.Fatalf("bot %d: %s succeeded while message %d of %s was next: out of order", b, text, next[user], user)
+			}
+			next[user]++
+		}
+		if peak := fb.peak(); peak > caps[b] {
+			t.Fatalf("bot %d had %d requests in flight at once, its cap is %d", b, peak, caps[b])
+		}
+	}
+}
+
+// TestBotAtItsCapStartsTheNextAsASlotFrees: a bot with one slot and ten
+// conversations; nothing but the bot's own freed slot can start the next
+// delivery (no retries, no poll), so each must start as the one before it
+// is answered.
+func TestBotAtItsCapStartsTheNextAsASlotFrees(t *testing.T) {
+	t.Parallel()
+	opt := fastDelivery()
+	opt.Dispatch.Poll = time.Hour
+	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	fb := newFakeBot(t)
+	fb.set(func(botReq, int) answer { return answer{Status: 200, Delay: 5 * time.Millisecond} })
+	e.bot("single", fb, map[string]any{"maxInFlight": 1})
+	const users = 10
+	for u := range users {
+		e.user(fmt.Sprintf("u%d", u))
+	}
+	for u := range users {
+		e.say(fmt.Sprintf("u%d", u), "single", "hello")
+	}
+	seen := map[string]bool{}
+	for range users {
+		seen[str(fb.next().Payload, "data.sender")] = true
+	}
+	if len(seen) != users {
+		t.Fatalf("%d conversations delivered, want %d: %v", len(seen), users, seen)
+	}
+	if n := fb.peak(); n != 1 {
+		t.Fatalf("%d requests in flight at once, the cap is 1", n)
+	}
 }
