@@ -420,7 +420,7 @@ func (e *Engine) handOn(ctx context.Context, c claim, next bool, successor int64
 	e.mu.Lock()
 	t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
 	_, bot := keysOf(d)
-	if e.attemptCtx == nil || t == nil || !t.Enabled || t.Health != chat.HealthHealthy || e.total >= e.cfg.Workers || e.full(bot, t) {
+	if e.attemptCtx == nil || !ready(t) || e.total >= e.cfg.Workers || e.full(bot, t) {
 		e.mu.Unlock()
 		e.release(c, true)
 		return claim{}, false
@@ -476,7 +476,7 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 			continue
 		}
 		t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
-		if t == nil || !t.Enabled || t.Health != chat.HealthHealthy {
+		if !ready(t) {
 			wake = true // the round reads the target, fails or probes
 			continue
 		}
@@ -550,7 +550,7 @@ func (e *Engine) next(bot botKey) (c claim, ok, wake bool) {
 			continue
 		}
 		t := e.app.CachedDeliveryTarget(d.AppID, d.Bot)
-		if t == nil || !t.Enabled || t.Health != chat.HealthHealthy {
+		if !ready(t) {
 			for _, d := range q {
 				delete(e.waitingIDs, d.ID)
 			}
@@ -568,6 +568,14 @@ func (e *Engine) next(bot botKey) (c claim, ok, wake bool) {
 		return e.takeOffered(d, t), true, false
 	}
 	return claim{}, false, len(q) > 0
+}
+
+// ready reports whether a bot's cached target (nil: not cached) lets an
+// attempt start without a round: the bot is enabled and healthy. Anything
+// else (a probe due, a disabled bot's deliveries to fail, a target to
+// read) is a round's work.
+func ready(t *app.DeliveryTarget) bool {
+	return t != nil && t.Enabled && t.Health == chat.HealthHealthy
 }
 
 // full reports whether the bot has as many requests in flight as its

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"parley/internal/config"
 	"parley/internal/webhook"
 )
 
@@ -615,9 +614,7 @@ func TestMultipleReceiversFanOutToBots(t *testing.T) {
 // delivery that never arrives.
 func TestNoDeliveryWaitsForThePoll(t *testing.T) {
 	t.Parallel()
-	opt := fastDelivery()
-	opt.Dispatch.Poll = time.Hour
-	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	e := startBotsWithoutPoll(t)
 	fb := newFakeBot(t)
 	fb.set(func(r botReq, n int) answer {
 		if str(r.Payload, "data.data.text") == "retry me" && r.Header.Get("Parley-Attempt") == "1" {
@@ -703,9 +700,7 @@ func TestBotChangesTakeEffectAtOnce(t *testing.T) {
 // passing to its next delivery, and rounds.
 func TestDeliveryUnderContention(t *testing.T) {
 	t.Parallel()
-	opt := fastDelivery()
-	opt.Dispatch.Poll = time.Hour
-	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	e := startBotsWithoutPoll(t)
 	const users, each = 12, 5
 	caps := []int{1, 2, 3}
 	bots := make([]*fakeBot, len(caps))
@@ -774,9 +769,7 @@ func TestDeliveryUnderContention(t *testing.T) {
 // is answered.
 func TestBotAtItsCapStartsTheNextAsASlotFrees(t *testing.T) {
 	t.Parallel()
-	opt := fastDelivery()
-	opt.Dispatch.Poll = time.Hour
-	e := startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+	e := startBotsWithoutPoll(t)
 	fb := newFakeBot(t)
 	fb.set(func(botReq, int) answer { return answer{Status: 200, Delay: 5 * time.Millisecond} })
 	e.bot("single", fb, map[string]any{"maxInFlight": 1})

@@ -154,6 +154,15 @@ func startBots(t *testing.T) *env {
 	return startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, fastDelivery())
 }
 
+// startBotsWithoutPoll is startBots with an engine that never polls: a
+// delivery the engine is not woken for never goes out.
+func startBotsWithoutPoll(t *testing.T) *env {
+	t.Helper()
+	opt := fastDelivery()
+	opt.Dispatch.Poll = time.Hour
+	return startWith(t, func(c *config.Serve) { c.WebhookAllow = "127.0.0.0/8" }, opt)
+}
+
 // bot creates a user and an enabled bot for it pointing at fb, and
 // returns the signing secret.
 func (e *env) bot(uid string, fb *fakeBot, extra map[string]any) string {

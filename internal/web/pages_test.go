@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEveryFlow walks every page and form of the dashboard over HTTP and
@@ -38,6 +39,22 @@ func TestEveryFlow(t *testing.T) {
 			f.Add(kv[i], kv[i+1])
 		}
 		return b.post(path, f, e.base)
+	}
+	// mustSoon is must of a GET of path for state the server reaches
+	// asynchronously (an attempt is recorded after the bot has answered):
+	// it asks again until the page says wants, for up to 10 s.
+	mustSoon := func(path string, wants ...string) page {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			p := b.get(path)
+			missing := p.Status != http.StatusOK
+			for _, w := range wants {
+				missing = missing || !strings.Contains(p.Body, w)
+			}
+			if !missing || time.Now().After(deadline) {
+				return must(p, http.StatusOK, wants...)
+			}
+		}
 	}
 	follow := func(p page, wants ...string) page {
 		t.Helper()
@@ -169,7 +186,7 @@ func TestEveryFlow(t *testing.T) {
 	// The log and a delivery's page; retry one.
 	p = must(b.get(ap+"/bots/helper"), 200, "Delivery log", "succeeded")
 	id := regexp.MustCompile(`data-delivery="(\d+)"`).FindStringSubmatch(p.Body)
-	must(b.get(ap+"/bots/helper/deliveries/"+id[1]), 200, "Attempt 1", "Request headers", "Webhook-Id")
+	mustSoon(ap+"/bots/helper/deliveries/"+id[1], "Attempt 1", "Request headers", "Webhook-Id")
 	follow(post(ap+"/bots/helper/deliveries/"+id[1]+"/retry", "back", "delivery"), "queued again")
 	rec.next(t)
 	must(b.get(ap+"/bots/helper?state=failed"), 200, "Nothing delivered yet")
