@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -262,6 +263,23 @@ func TestLaneHeadsFollowEveryStateChange(t *testing.T) {
 				t.Fatalf("recording %d %s: next is the finished delivery", id, state)
 			case (more != 0) != (id != ids[5]):
 				t.Fatalf("recording %d %s: next %d, want one: %v", id, state, more, id != ids[5])
+			}
+			// The lane's next is its head, due (at the latest when
+			// scheduled); a finished delivery is no head.
+			if err := db.Read(ctx, func(tx *Tx) error {
+				if more != 0 {
+					if d, err := tx.DueHead(ctx, more, max(now, next)); err != nil || d == nil || d.ID != more || len(d.Payload) == 0 {
+						return fmt.Errorf("due head %d: %v, %v", more, d, err)
+					}
+				}
+				if state != chat.DeliveryPending {
+					if d, err := tx.DueHead(ctx, id, math.MaxInt64); err != nil || d != nil {
+						return fmt.Errorf("finished %d as a due head: %v, %v", id, d, err)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 		}
 		expect("queued", now, ids[0], ids[5])
