@@ -440,8 +440,9 @@ func (e *Engine) handOn(ctx context.Context, c claim, next bool, successor int64
 // Offer starts deliveries just committed, each the first in its lane,
 // where the engine and the bot have a free slot and the bot's target is
 // cached and healthy: on a single node, a new delivery then costs no
-// round (no read of the queue) and waits for none. The others are left
-// to a round, which it wakes.
+// round (no read of the queue) and waits for none. One whose bot is at
+// its cap waits on the bot's list for the bot's next free slot (posted);
+// the others are left to a round, which it wakes.
 //
 // It is called on the store's writer goroutine right after the commit
 // (app.Notifier), before the writer runs another write. Every attempt
