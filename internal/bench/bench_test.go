@@ -53,7 +53,7 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("throughput: %+v", tp)
 	}
 	if iso := rep.Isolation; iso == nil || iso.WithStalled.Received == 0 || iso.Stalled.Received == 0 || iso.BaselineAfter.Received == 0 ||
-		iso.BaselineRate != (iso.Baseline.Rate+iso.BaselineAfter.Rate)/2 {
+		iso.BaselineRate != iso.Baseline.Rate+(iso.BaselineAfter.Rate-iso.Baseline.Rate)*2/3 {
 		t.Errorf("isolation: %+v", iso)
 	}
 	if len(rep.Latency) != 1 || rep.Latency[0].Parley.Latency.Count == 0 || rep.Latency[0].Parley.Missing != 0 {

@@ -37,8 +37,9 @@ func (r *runner) runThroughput(ctx context.Context) error {
 // Afterwards the stalled bot is deleted (with its backlog) so that later
 // scenarios start clean, and the baseline load runs once more: every phase
 // adds rows to the database, which makes the next one a little slower, so
-// the stalled run is compared with the mean of the baselines before and
-// after it, not with the first alone.
+// the stalled run is compared with the baseline at its own place in the
+// sequence, interpolated between the runs before and after it (atStalled),
+// not with the first alone.
 func (r *runner) runIsolation(ctx context.Context) error {
 	c := r.cfg
 	base := r.throughput
@@ -89,14 +90,14 @@ func (r *runner) runIsolation(ctx context.Context) error {
 	drain(ctx, af, r.drainLimit())
 	control, res, sres, after := cf.result(), sf.result(), se.result(), af.result()
 	rep := &IsolationReport{StallDelaySec: c.StallDelay.Seconds(), StalledRate: extraRate, Baseline: *base, BaselineAfter: after,
-		Control: control, WithStalled: res, Stalled: sres, BaselineRate: (base.Rate + after.Rate) / 2}
+		Control: control, WithStalled: res, Stalled: sres, BaselineRate: atStalled(base.Rate, after.Rate)}
 	if rep.BaselineRate > 0 {
 		rep.ThroughputLossPct = 100 * (1 - res.Rate/rep.BaselineRate)
 	}
 	if control.Rate > 0 {
 		rep.LossVsControlPct = 100 * (1 - res.Rate/control.Rate)
 	}
-	if p99 := (base.Latency.P99 + after.Latency.P99) / 2; p99 > 0 {
+	if p99 := atStalled(base.Latency.P99, after.Latency.P99); p99 > 0 {
 		rep.P99Ratio = res.Latency.P99 / p99
 	}
 	r.rep.Isolation = rep
@@ -104,6 +105,12 @@ func (r *runner) runIsolation(ctx context.Context) error {
 		res.Rate, rep.ThroughputLossPct, base.Rate, after.Rate, rep.LossVsControlPct, res.Latency.P99, base.Latency.P99, after.Latency.P99, sres.Received)
 	return errors.Join(perr, derr)
 }
+
+// atStalled is a baseline figure at the stalled run's place in the
+// sequence of equal phases (baseline, control, stalled, baseline again),
+// interpolated linearly between the baseline before (phase 1) and after
+// (phase 4): two thirds of the way.
+func atStalled(before, after float64) float64 { return before + (after-before)*2/3 }
 
 // runCeilingThroughput runs the throughput load through the forwarder.
 func (r *runner) runCeilingThroughput(ctx context.Context) error {

@@ -77,13 +77,13 @@ type IsolationReport struct {
 	StalledRate       float64 `json:"stalledBotMsgsPerSec"` // load sent to the stalled bot
 	Baseline          Result  `json:"baseline"`             // the throughput phase, before
 	BaselineAfter     Result  `json:"baselineAfter"`        // the same load once more, after the stalled run
-	BaselineRate      float64 `json:"baselineMsgsPerSec"`   // the mean of the two
+	BaselineRate      float64 `json:"baselineMsgsPerSec"`   // at the stalled run's place, between the two (atStalled)
 	Control           Result  `json:"control"`              // the same with the extra bot healthy
 	WithStalled       Result  `json:"withStalled"`
 	Stalled           Result  `json:"stalledBot"`
 	ThroughputLossPct float64 `json:"throughputLossPct"` // the fast bots', vs BaselineRate
 	LossVsControlPct  float64 `json:"lossVsControlPct"`  // the fast bots', vs the control
-	P99Ratio          float64 `json:"p99Ratio"`          // vs the mean of the baselines' p99
+	P99Ratio          float64 `json:"p99Ratio"`          // vs the baselines' p99 at the stalled run's place
 }
 
 // RateReport is one fixed-rate latency phase.
