@@ -312,12 +312,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 		dd := &due[i]
 		d := &dd.Delivery
 		lane, bot := keysOf(d)
-		if e.offered[d.ID] {
-			continue // started by Offer since the snapshot, and perhaps ended already
-		}
-		if e.lanes[lane] || e.busy() {
-			unused = append(unused, d.ID)
-			held = true
+		if e.leaveOut(d.ID, lane, &unused, &held) {
 			continue
 		}
 		if d.Kind != chat.DeliveryKindTest && (!dd.BotEnabled || dd.BotHealth == chat.HealthDisabled) {
@@ -348,12 +343,7 @@ func (e *Engine) runOnce(ctx context.Context) int {
 				continue // deleted meanwhile, or the database is failing: next round
 			}
 			targets[bot] = t
-			if e.offered[d.ID] {
-				continue // Offer or a freed slot started it while the lock was free
-			}
-			if e.lanes[lane] || e.busy() {
-				unused = append(unused, d.ID)
-				held = true
+			if e.leaveOut(d.ID, lane, &unused, &held) { // asked again: the lock was free
 				continue
 			}
 		}
@@ -381,6 +371,23 @@ func (e *Engine) runOnce(ctx context.Context) int {
 	e.wg.Add(len(claimed))
 	e.start(context.WithoutCancel(ctx), claimed)
 	return len(claimed)
+}
+
+// leaveOut reports whether a round must not start a due delivery now:
+// Offer, a freed slot or a lane's hand-on took it since the round's
+// snapshot (offered; perhaps its attempt has even ended), or its lane or
+// the engine is busy (then it joins unused and the round has held work).
+// A round asks before it starts a delivery and again whenever it let go
+// of e.mu meanwhile. e.mu is held.
+func (e *Engine) leaveOut(id int64, lane laneKey, unused *[]int64, held *bool) bool {
+	switch {
+	case e.offered[id]:
+		return true
+	case e.lanes[lane] || e.busy():
+		*unused, *held = append(*unused, id), true
+		return true
+	}
+	return false
 }
 
 // start runs an attempt of each claim, each on its own goroutine; the
@@ -425,14 +432,11 @@ func (e *Engine) handOn(ctx context.Context, c claim, next bool, successor int64
 		e.release(c, true)
 		return claim{}, false
 	}
-	e.releases++
-	delete(e.ids, c.d.ID)
-	e.recording--
-	wake := e.held
+	wake := e.ended(c) || e.held
 	n := e.takeOffered(d, t) // a round that read it as due before this must skip it
 	e.mu.Unlock()
 	if wake {
-		e.Wake() // a record slot was freed
+		e.Wake() // a record slot was freed, or a probe ended
 	}
 	return n, true
 }
@@ -653,19 +657,28 @@ func (e *Engine) posted(c claim) {
 // database always look: other nodes' deliveries do not wake this one.
 func (e *Engine) release(c claim, next bool) {
 	e.mu.Lock()
-	e.releases++
-	lane, bot := keysOf(&c.d)
-	next = next || c.probe || e.clustered || e.held
+	lane, _ := keysOf(&c.d)
 	delete(e.lanes, lane)
-	delete(e.ids, c.d.ID)
-	if c.probe {
-		delete(e.probing, bot)
-	}
-	e.recording--
+	next = e.ended(c) || next || e.clustered || e.held
 	e.mu.Unlock()
 	if next {
 		e.Wake()
 	}
+}
+
+// ended gives back what a claim holds until its attempt is recorded but
+// its lane (a record slot, its delivery id, a probe) and reports whether
+// it was a probe, whose end may make its bot's other deliveries due.
+// release frees the lane too; handOn passes it on. e.mu is held.
+func (e *Engine) ended(c claim) (probe bool) {
+	e.releases++
+	delete(e.ids, c.d.ID)
+	e.recording--
+	if c.probe {
+		_, bot := keysOf(&c.d)
+		delete(e.probing, bot)
+	}
+	return c.probe
 }
 
 // jitter is the random source of the retry policy's full jitter.
