@@ -63,9 +63,9 @@ type Notifier interface {
 	Wake()
 	// Offer hands over deliveries just committed, each the first in its
 	// lane, on a single node: the engine starts those it can at once and
-	// wakes itself for the others. It is called on the store's writer
-	// goroutine right after the commit (store.Tx.AfterCommit) and must
-	// not block.
+	// wakes itself for the others. It is called on the store's syncer
+	// goroutine once the commit is durable (store.Tx.AfterCommit) and
+	// must not block.
 	Offer(ds []*chat.Delivery)
 }
 

@@ -76,8 +76,12 @@ type DB struct {
 	// SQLite: the read-only connections, with their prepared statements.
 	readers *readerPool
 
-	// SQLite's writer goroutine.
+	// SQLite's writer goroutine, and the syncer that makes its commits
+	// durable (syncer.go).
 	reqs      chan *writeReq
+	commits   chan *commitGroup
+	dur       *durability
+	path      string // the database file
 	closeOnce sync.Once
 	closing   sync.RWMutex // Write enqueues under R, Close marks closed under W
 	closed    atomic.Bool
@@ -110,13 +114,14 @@ type Tx struct {
 // Unix is Now in Unix seconds, the unit of every timestamp in the API.
 func (tx *Tx) Unix() int64 { return tx.Now.Unix() }
 
-// AfterCommit runs f once this write's changes are committed, and not at
-// all if they are not (a failed or retried run's registrations are
-// dropped with it). On SQLite f runs on the writer goroutine after the
-// requests of the batch have been answered and before the writer starts
-// its next transaction: f must be quick and must not write. Everything
-// another write of this process commits, and everything that waits for
-// one, thus happens after f.
+// AfterCommit runs f once this write's changes are committed and
+// durable, and not at all if they are not (a failed or retried run's
+// registrations are dropped with it). On SQLite f runs on the syncer
+// goroutine after the requests of the batch have been answered and
+// before the requests of any later batch are: f must be quick and must
+// not write. Everything that waits for a later write of this process thus
+// happens after f. (The writer may already run later batches' statements
+// meanwhile; they see the committed data, not what f does.)
 func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 
 // committed notes what the committed tx changed (BotsVersion). It runs
@@ -186,6 +191,13 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 			db.closeConns()
 			return nil, translate("open writer", err)
 		}
+		if err := db.pipelineCommits(ctx, conn); err != nil {
+			conn.Close()
+			db.closeConns()
+			return nil, translate("open writer", err)
+		}
+		db.commits = make(chan *commitGroup, writeQueue)
+		go db.syncer()
 		go db.writer(newStmtConn(conn))
 	} else {
 		close(db.done)
@@ -233,6 +245,8 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 		}
 	}
 	db.readers = newReaderPool(db.read, readConns)
+	db.dur = newDurability()
+	db.path = loc
 	return db, nil
 }
 
@@ -298,6 +312,9 @@ func (db *DB) enqueue(ctx context.Context, fn func(*Tx) error, deferred bool) er
 	if db.d.postgres() {
 		return db.writePostgres(ctx, fn)
 	}
+	if err := db.dur.failure(); err != nil {
+		return err
+	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), deferred: deferred}
 	// Enqueue under the read lock, so that Close (write lock) cannot slip
 	// between the check and the send: the writer drains every request
@@ -320,7 +337,9 @@ func (db *DB) enqueue(ctx context.Context, fn func(*Tx) error, deferred bool) er
 	return <-req.done
 }
 
-// Read runs fn in a read-only transaction (one consistent snapshot).
+// Read runs fn in a read-only transaction (one consistent snapshot). On
+// SQLite it returns once every commit the snapshot may contain is durable
+// (syncer.go), so that nothing a crash could lose is shown or acted upon.
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	if db.readers != nil {
 		return db.readSQLite(ctx, fn)
@@ -334,9 +353,18 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // readSQLite runs fn in a read transaction on one of the pooled read-only
-// connections. The transaction is SQLite's deferred one: its snapshot is
-// taken at the first read and kept until the ROLLBACK.
+// connections, then waits until what it may have read is durable.
 func (db *DB) readSQLite(ctx context.Context, fn func(*Tx) error) error {
+	if err := db.readSnapshot(ctx, fn); err != nil {
+		return err
+	}
+	return db.dur.awaitDurable(ctx)
+}
+
+// readSnapshot runs fn in a read transaction on one of the pooled
+// read-only connections. The transaction is SQLite's deferred one: its
+// snapshot is taken at the first read and kept until the ROLLBACK.
+func (db *DB) readSnapshot(ctx context.Context, fn func(*Tx) error) error {
 	c, err := db.readers.get(ctx)
 	if err != nil {
 		return translate("begin read", err)
@@ -560,9 +588,10 @@ func (r *oneRow) Scan(dest ...any) error {
 }
 
 // writer is the only goroutine that writes. It owns db.write's one
-// connection, w.
+// connection, w, and hands each batch it has run to the syncer, which
+// answers the batch's requests once the commit is durable.
 func (db *DB) writer(w *stmtConn) {
-	defer close(db.done)
+	defer close(db.commits) // the syncer reports what is left and stops
 	defer w.close()
 	batch := make([]*writeReq, 0, maxBatch)
 	// held are deferred requests waiting for another write to commit
@@ -643,16 +672,18 @@ func allDeferred(batch []*writeReq) bool {
 // copy each page a request first changes into a sub-journal), at the
 // price of a second run of a batch in which one fails.
 func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
-	results := make([]error, len(batch))
-	ok, txs, err := db.runTx(w, batch, results, false)
+	g := &commitGroup{batch: slices.Clone(batch), results: make([]error, len(batch))}
+	if g.err = db.dur.failure(); g.err != nil {
+		db.commits <- g // the store has stopped (syncer.go)
+		return
+	}
+	ok, txs, seq, err := db.runTx(w, g.batch, g.results, false)
 	if !ok && err == nil && len(batch) > 1 {
-		clear(results)
-		_, txs, err = db.runTx(w, batch, results, true)
+		clear(g.results)
+		_, txs, seq, err = db.runTx(w, g.batch, g.results, true)
 	}
-	db.report(batch, results, err)
-	for _, tx := range txs {
-		tx.runAfter()
-	}
+	g.txs, g.seq, g.err = txs, seq, err
+	db.commits <- g
 }
 
 // runTx runs the requests in one transaction, each in its own savepoint
@@ -660,14 +691,15 @@ func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
 // isolate it stops at the first failing request, rolls back and reports
 // ok false. err is a failure of the whole transaction; results hold each
 // request's own outcome; committed are the transactions of the requests
-// whose changes were committed.
-func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate bool) (ok bool, committed []*Tx, err error) {
+// whose changes were committed; seq numbers the COMMIT when one was
+// issued (durability), 0 otherwise.
+func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate bool) (ok bool, committed []*Tx, seq uint64, err error) {
 	ctx := context.Background() // requests' contexts are checked one by one
 	// BEGIN IMMEDIATE takes the write lock at once (another process may
 	// hold it: busy_timeout waits), so that no statement of the batch can
 	// fail to upgrade a read lock.
 	if _, err := w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return false, nil, translate("begin write", err)
+		return false, nil, 0, translate("begin write", err)
 	}
 	rollback := func() { w.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck // fails only when SQLite has rolled back already
 	// The requests' transactions that succeeded, for their AfterCommit.
@@ -681,7 +713,7 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 		if !isolate {
 			if results[i] = db.call(r.fn, tx); results[i] != nil {
 				rollback()
-				return false, nil, nil
+				return false, nil, 0, nil
 			}
 			txs = append(txs, tx)
 			continue
@@ -695,12 +727,12 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 			if _, rbErr := w.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				rollback()
-				return false, nil, translate("rollback to savepoint", rbErr)
+				return false, nil, 0, translate("rollback to savepoint", rbErr)
 			}
 		}
 		if _, err := w.ExecContext(ctx, "RELEASE w"); err != nil {
 			rollback()
-			return false, nil, translate("release savepoint", err)
+			return false, nil, 0, translate("release savepoint", err)
 		}
 		if results[i] == nil {
 			txs = append(txs, tx)
@@ -708,16 +740,19 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 	}
 	if len(txs) == 0 {
 		rollback()
-		return true, nil, nil
+		return true, nil, 0, nil
 	}
+	// Counted before the COMMIT: a reader whose snapshot has it waits for
+	// it (awaitDurable).
+	seq = db.dur.issued.Add(1)
 	if _, err := w.ExecContext(ctx, "COMMIT"); err != nil {
 		rollback()
-		return false, nil, translate("commit", err)
+		return false, nil, seq, translate("commit", err)
 	}
 	for _, tx := range txs {
 		db.committed(tx)
 	}
-	return true, txs, nil
+	return true, txs, seq, nil
 }
 
 // report tells each request its outcome: err, when the transaction as a

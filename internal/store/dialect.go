@@ -114,7 +114,10 @@ func redactURL(raw string) string {
 // connection by the driver:
 //   - journal_mode WAL: readers never block the writer;
 //   - synchronous FULL: the WAL is fsynced at every commit, so a committed
-//     transaction survives a crash or power loss (durability before a 2xx);
+//     transaction survives a crash or power loss (durability before a 2xx).
+//     The writer goroutine's connection switches to NORMAL, because the
+//     syncer fsyncs the WAL before any of its commits is answered
+//     (syncer.go); migrations and every other connection keep FULL;
 //   - busy_timeout: another process (parley apps create) holding the write
 //     lock makes us wait up to 10 s instead of failing;
 //   - foreign_keys ON;

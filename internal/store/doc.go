@@ -16,11 +16,15 @@
 // takes every write request that is waiting, runs them in one shared
 // transaction and commits them together (group commit). A failing request
 // does not disturb the others: the batch runs again with each request in
-// its own SAVEPOINT (see DB.runBatch). Write returns only after the commit is durable
-// (synchronous=FULL in WAL mode: the WAL is fsynced at every commit), so a
-// caller that answers 2xx after Write has its data on disk even if the
-// process is killed right after. Reads run on a pool of read-only
-// connections beside the writer (WAL).
+// its own SAVEPOINT (see DB.runBatch). Write returns only after the commit is
+// durable, so a caller that answers 2xx after Write has its data on disk
+// even if the process is killed or the machine loses power right after.
+// The writer does not wait for the fsync itself: it commits (WAL mode,
+// synchronous=NORMAL) and goes on with the next batch while the syncer
+// goroutine fsyncs the WAL for every batch committed so far and then
+// answers their requests in commit order (syncer.go). Reads run on a pool
+// of read-only connections beside the writer (WAL) and return only once
+// every commit they may have seen is durable.
 //
 // On PostgreSQL every Write is its own SERIALIZABLE transaction on a
 // connection pool, so that use cases that read, check and then write stay

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Durability of SQLite commits, pipelined (docs/storage.md).
+//
+// The writer's connection commits with synchronous=NORMAL: a COMMIT writes
+// the transaction's pages to the WAL file and returns without an fsync.
+// The syncer goroutine makes commits durable: it takes the batches the
+// writer has committed, fsyncs the WAL once for all of them and only then
+// answers their requests and runs their AfterCommit functions, in commit
+// order. The writer meanwhile runs its next batch, so a commit's fsync no
+// longer stops every other write: the fsync of one batch overlaps the
+// statements of the next.
+//
+// Nothing a commit wrote is acknowledged or acted upon before it is
+// durable: its own requests wait for the syncer; a later batch that reads
+// what it wrote is answered after it (one fsync of the WAL covers every
+// frame written before it); and DB.Read returns only once every commit
+// its snapshot may contain is durable (awaitDurable). A power loss can
+// thus only lose commits nobody has heard of, which SQLite's recovery
+// drops as it drops an unfinished transaction. Checkpoints keep their own
+// fsyncs in NORMAL mode (the WAL before pages are copied, the database
+// file after).
+//
+// When an fsync fails the pages may be lost whatever a later fsync says,
+// so the store stops: every waiting and later write and read fails with
+// the error (a restart recovers what the disk has).
+
+// commitGroup is one batch of the writer, on its way to the syncer.
+type commitGroup struct {
+	batch   []*writeReq
+	results []error
+	err     error // the whole transaction's failure, see report
+	txs     []*Tx // the requests' transactions that committed
+	seq     uint64
+}
+
+// durability counts commits: issued ones (the writer adds one before
+// each COMMIT) and durable ones (the syncer, after each fsync).
+type durability struct {
+	issued  atomic.Uint64
+	durable atomic.Uint64
+	failed  atomic.Bool
+
+	mu    sync.Mutex
+	moved chan struct{} // closed when durable moves or failed is set
+	err   error         // why the store stopped (failed)
+
+	// wal: the writer commits without an fsync (pipelineCommits).
+	wal bool
+	// sync makes the WAL durable; a test replaces it.
+	sync func(*os.File) error
+}
+
+func newDurability() *durability {
+	return &durability{moved: make(chan struct{}), sync: (*os.File).Sync}
+}
+
+// advance marks the commits up to seq durable, or the store failed with
+// err.
+func (d *durability) advance(seq uint64, err error) {
+	d.mu.Lock()
+	if err != nil && d.err == nil {
+		d.err = err
+		d.failed.Store(true)
+	}
+	if seq > d.durable.Load() {
+		d.durable.Store(seq)
+	}
+	close(d.moved)
+	d.moved = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// failure is why the store stopped, or nil.
+func (d *durability) failure() error {
+	if !d.failed.Load() {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// awaitDurable returns once every commit issued so far is durable.
+func (d *durability) awaitDurable(ctx context.Context) error {
+	seq := d.issued.Load()
+	for {
+		if err := d.failure(); err != nil {
+			return err
+		}
+		if d.durable.Load() >= seq {
+			return nil
+		}
+		d.mu.Lock()
+		moved := d.moved
+		d.mu.Unlock()
+		if d.durable.Load() >= seq || d.failed.Load() {
+			continue
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pipelineCommits switches the writer's connection to commits without an
+// fsync, which the syncer then makes durable, when the database is in WAL
+// mode. A file SQLite could not put in WAL mode (a file system without
+// shared memory) keeps synchronous=FULL: each commit is durable when it
+// returns, and the syncer has nothing to do.
+func (db *DB) pipelineCommits(ctx context.Context, conn *sql.Conn) error {
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		db.log.Warn("store: the database is not in WAL mode; every commit waits for its own fsync", "journal_mode", mode)
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	db.dur.wal = true
+	return nil
+}
+
+// syncer makes the writer's commits durable and then reports them, until
+// the writer closes db.commits.
+func (db *DB) syncer() {
+	defer close(db.done)
+	var wal *os.File
+	defer func() {
+		if wal != nil {
+			wal.Close()
+		}
+	}()
+	var group []*commitGroup
+	for g := range db.commits {
+		group = append(group[:0], g)
+	more:
+		for {
+			select {
+			case g, ok := <-db.commits:
+				if !ok {
+					break more
+				}
+				group = append(group, g)
+			default:
+				break more
+			}
+		}
+		var seq uint64
+		for _, g := range group {
+			seq = max(seq, g.seq)
+		}
+		err := db.dur.failure()
+		if seq > 0 && err == nil && db.dur.wal {
+			if wal, err = db.syncWAL(wal); err != nil {
+				err = fmt.Errorf("store: the database's write-ahead log could not be made durable, so writes stop until parley restarts: %w", err)
+				db.log.Error("store: fsync failed", "err", err)
+			}
+		}
+		if seq > 0 {
+			db.dur.advance(seq, err)
+		}
+		for _, g := range group {
+			if err != nil {
+				g.err = err // for the requests that had not failed on their own
+				g.txs = nil // what they committed may be lost: no effects
+			}
+			db.report(g.batch, g.results, g.err)
+			for _, tx := range g.txs {
+				tx.runAfter()
+			}
+		}
+		clear(group)
+	}
+}
+
+// syncWAL fsyncs the WAL file, opening it on first use. The writer's
+// connection stays open as long as the store, so SQLite never deletes the
+// file meanwhile (it does when the last connection closes).
+func (db *DB) syncWAL(wal *os.File) (*os.File, error) {
+	if wal == nil {
+		f, err := os.OpenFile(db.path+"-wal", os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		wal = f
+	}
+	return wal, db.dur.sync(wal)
+}
