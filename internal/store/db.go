@@ -80,6 +80,8 @@ type DB struct {
 	// durable (syncer.go).
 	reqs      chan *writeReq
 	commits   chan *commitGroup
+	inflight  atomic.Int64 // batches handed to the syncer and not yet reported
+	wal       *os.File     // the WAL file, for its fsync (syncer.go)
 	dur       *durability
 	path      string // the database file
 	closeOnce sync.Once
@@ -606,6 +608,8 @@ func (db *DB) writer(w *stmtConn) {
 		if len(held) > 0 {
 			fire = timer.C
 		}
+		// idle: the writer waits for work (see handOver).
+		idle := len(db.reqs) == 0
 		select {
 		case first = <-db.reqs:
 		case <-fire:
@@ -613,12 +617,12 @@ func (db *DB) writer(w *stmtConn) {
 		case <-db.stop:
 			// Drain what is held and queued, then stop.
 			if len(held) > 0 {
-				db.runBatch(w, held)
+				db.runBatch(w, held, true)
 			}
 			for {
 				select {
 				case r := <-db.reqs:
-					db.runBatch(w, []*writeReq{r})
+					db.runBatch(w, []*writeReq{r}, true)
 				default:
 					return
 				}
@@ -648,7 +652,7 @@ func (db *DB) writer(w *stmtConn) {
 			timer.Stop() // no stale tick after Stop or Reset (Go 1.23 timers)
 		}
 		held = held[:0]
-		db.runBatch(w, batch)
+		db.runBatch(w, batch, idle)
 	}
 }
 
@@ -671,19 +675,17 @@ func allDeferred(batch []*writeReq) bool {
 // request succeeds, thus pays for no savepoint (a savepoint makes SQLite
 // copy each page a request first changes into a sub-journal), at the
 // price of a second run of a batch in which one fails.
-func (db *DB) runBatch(w *stmtConn, batch []*writeReq) {
+func (db *DB) runBatch(w *stmtConn, batch []*writeReq, idle bool) {
 	g := &commitGroup{batch: slices.Clone(batch), results: make([]error, len(batch))}
-	if g.err = db.dur.failure(); g.err != nil {
-		db.commits <- g // the store has stopped (syncer.go)
-		return
+	if g.err = db.dur.failure(); g.err == nil { // else the store has stopped (syncer.go)
+		ok, txs, seq, err := db.runTx(w, g.batch, g.results, false)
+		if !ok && err == nil && len(batch) > 1 {
+			clear(g.results)
+			_, txs, seq, err = db.runTx(w, g.batch, g.results, true)
+		}
+		g.txs, g.seq, g.err = txs, seq, err
 	}
-	ok, txs, seq, err := db.runTx(w, g.batch, g.results, false)
-	if !ok && err == nil && len(batch) > 1 {
-		clear(g.results)
-		_, txs, seq, err = db.runTx(w, g.batch, g.results, true)
-	}
-	g.txs, g.seq, g.err = txs, seq, err
-	db.commits <- g
+	db.handOver(g, idle)
 }
 
 // runTx runs the requests in one transaction, each in its own savepoint

@@ -59,6 +59,9 @@ type durability struct {
 	wal bool
 	// sync makes the WAL durable; a test replaces it.
 	sync func(*os.File) error
+	// handOverAlways makes the writer hand every batch to the syncer,
+	// for a test of the pipeline under load.
+	handOverAlways bool
 }
 
 func newDurability() *durability {
@@ -136,14 +139,28 @@ func (db *DB) pipelineCommits(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// syncer makes the writer's commits durable and then reports them, until
-// the writer closes db.commits.
+// handOver passes a batch the writer has run on to be made durable and
+// reported. On a lightly loaded server (the writer was idle before the
+// batch, and nothing is waiting now, neither a request nor an earlier
+// batch) the writer completes it itself: pipelining gains nothing there,
+// and a hop to the syncer would only add a goroutine switch and a wake-up
+// to every write.
+func (db *DB) handOver(g *commitGroup, idle bool) {
+	if idle && db.inflight.Load() == 0 && len(db.reqs) == 0 && !db.dur.handOverAlways {
+		db.complete([]*commitGroup{g})
+		return
+	}
+	db.inflight.Add(1)
+	db.commits <- g
+}
+
+// syncer completes the batches the writer hands over, until the writer
+// closes db.commits.
 func (db *DB) syncer() {
 	defer close(db.done)
-	var wal *os.File
 	defer func() {
-		if wal != nil {
-			wal.Close()
+		if db.wal != nil {
+			db.wal.Close()
 		}
 	}()
 	var group []*commitGroup
@@ -161,44 +178,55 @@ func (db *DB) syncer() {
 				break more
 			}
 		}
-		var seq uint64
-		for _, g := range group {
-			seq = max(seq, g.seq)
-		}
-		err := db.dur.failure()
-		if seq > 0 && err == nil && db.dur.wal {
-			if wal, err = db.syncWAL(wal); err != nil {
-				err = fmt.Errorf("store: the database's write-ahead log could not be made durable, so writes stop until parley restarts: %w", err)
-				db.log.Error("store: fsync failed", "err", err)
-			}
-		}
-		if seq > 0 {
-			db.dur.advance(seq, err)
-		}
-		for _, g := range group {
-			if err != nil {
-				g.err = err // for the requests that had not failed on their own
-				g.txs = nil // what they committed may be lost: no effects
-			}
-			db.report(g.batch, g.results, g.err)
-			for _, tx := range g.txs {
-				tx.runAfter()
-			}
-		}
+		db.complete(group)
 		clear(group)
+		// Last: the writer completes a batch itself only once every
+		// earlier one is reported, and then uses db.wal.
+		db.inflight.Add(-int64(len(group)))
+	}
+}
+
+// complete makes the groups' commits durable with one fsync of the WAL,
+// then answers their requests and runs their AfterCommit functions, in
+// order. It runs on the syncer, or on the writer when no group is in
+// flight (handOver).
+func (db *DB) complete(groups []*commitGroup) {
+	var seq uint64
+	for _, g := range groups {
+		seq = max(seq, g.seq)
+	}
+	err := db.dur.failure()
+	if seq > 0 && err == nil && db.dur.wal {
+		if err = db.syncWAL(); err != nil {
+			err = fmt.Errorf("store: the database's write-ahead log could not be made durable, so writes stop until parley restarts: %w", err)
+			db.log.Error("store: fsync failed", "err", err)
+		}
+	}
+	if seq > 0 {
+		db.dur.advance(seq, err)
+	}
+	for _, g := range groups {
+		if err != nil {
+			g.err = err // for the requests that had not failed on their own
+			g.txs = nil // what they committed may be lost: no effects
+		}
+		db.report(g.batch, g.results, g.err)
+		for _, tx := range g.txs {
+			tx.runAfter()
+		}
 	}
 }
 
 // syncWAL fsyncs the WAL file, opening it on first use. The writer's
 // connection stays open as long as the store, so SQLite never deletes the
 // file meanwhile (it does when the last connection closes).
-func (db *DB) syncWAL(wal *os.File) (*os.File, error) {
-	if wal == nil {
+func (db *DB) syncWAL() error {
+	if db.wal == nil {
 		f, err := os.OpenFile(db.path+"-wal", os.O_RDWR, 0)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		wal = f
+		db.wal = f
 	}
-	return wal, db.dur.sync(wal)
+	return db.dur.sync(db.wal)
 }
