@@ -49,6 +49,10 @@ func scanBot(row interface{ Scan(...any) error }) (*BotRow, error) {
 // narrow row, read with every completed attempt. ErrBotNotFound when uid
 // is not a bot.
 func (tx *Tx) BotHealth(ctx context.Context, appID, uid string) (chat.HealthState, error) {
+	key := botKey{appID, uid}
+	if h, ok := tx.health.get(key); ok {
+		return h, nil
+	}
 	var h chat.HealthState
 	err := tx.q.QueryRowContext(ctx, `SELECT health_state, health_reason, consecutive_failures, last_success_at, last_failure_at,
 		failing_since, next_probe_at, probe_interval FROM bots WHERE app_id = ? AND uid = ?`, appID, uid).Scan(
@@ -56,7 +60,61 @@ func (tx *Tx) BotHealth(ctx context.Context, appID, uid string) (chat.HealthStat
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrBotNotFound(uid)
 	}
-	return h, translate("get bot health", err)
+	if err != nil {
+		return h, translate("get bot health", err)
+	}
+	tx.health.put(key, h)
+	return h, nil
+}
+
+// botKey names a bot of an app.
+type botKey struct{ app, uid string }
+
+// healthCache keeps, for SQLite's writer, each bot's health as the
+// writer last read it: every attempt's record reads its bot's health, and
+// a busy healthy bot's row changes about once a second. The writer is the
+// only goroutine that uses it, and the only writer of bots' rows (another
+// process on the same file, such as parley admin, never writes them), so
+// it stays right as long as every write of a bot's row forgets it
+// (changedBot, SetBotHealth), and so does every rollback, which may undo
+// a health read or written in the rolled-back work (DB.runTx).
+type healthCache struct {
+	m map[botKey]chat.HealthState
+}
+
+// get returns the cached health of a bot; c may be nil (no cache: a read,
+// or PostgreSQL).
+func (c *healthCache) get(k botKey) (chat.HealthState, bool) {
+	if c == nil {
+		return chat.HealthState{}, false
+	}
+	h, ok := c.m[k]
+	return h, ok
+}
+
+func (c *healthCache) put(k botKey, h chat.HealthState) {
+	if c == nil {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[botKey]chat.HealthState)
+	}
+	c.m[k] = h
+}
+
+// forget drops everything cached.
+func (c *healthCache) forget() {
+	if c != nil {
+		clear(c.m)
+	}
+}
+
+// changedBot notes a write of a bot's row other than its health or
+// sequence number: what the engine caches of bots (BotsVersion) and the
+// writer's health cache are stale.
+func (tx *Tx) changedBot() {
+	tx.botsChanged = true
+	tx.health.forget()
 }
 
 // ErrBotNotFound is the error for a uid that is not a bot.
@@ -67,7 +125,7 @@ func ErrBotNotFound(uid string) error {
 // InsertBot creates a bot; a uid that is already a bot is
 // ERR_BOT_ALREADY_EXISTS.
 func (tx *Tx) InsertBot(ctx context.Context, appID string, b *BotRow) error {
-	tx.botsChanged = true
+	tx.changedBot()
 	res, err := tx.q.ExecContext(ctx, `INSERT INTO bots (app_id, uid, webhook_url, group_chat_setting, enabled, use_basic_auth, username, password,
 		secret, max_in_flight, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, uid) DO NOTHING`,
@@ -134,7 +192,7 @@ func (tx *Tx) ListBots(ctx context.Context, appID string, f BotFilter) ([]BotRow
 
 // UpdateBot writes a bot's configuration (not its health or sequence).
 func (tx *Tx) UpdateBot(ctx context.Context, appID string, b *BotRow) error {
-	tx.botsChanged = true
+	tx.changedBot()
 	_, err := tx.q.ExecContext(ctx, `UPDATE bots SET webhook_url = ?, group_chat_setting = ?, enabled = ?, use_basic_auth = ?,
 		username = ?, password = ?, secret = ?, previous_secret = ?, previous_secret_until = ?, secret_rotated_at = ?,
 		max_in_flight = ?, timeout_seconds = ?, updated_at = ? WHERE app_id = ? AND uid = ?`,
@@ -145,7 +203,7 @@ func (tx *Tx) UpdateBot(ctx context.Context, appID string, b *BotRow) error {
 
 // DeleteBot removes a bot and its deliveries; the user stays.
 func (tx *Tx) DeleteBot(ctx context.Context, appID, uid string) error {
-	tx.botsChanged = true
+	tx.changedBot()
 	if _, err := tx.q.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ? AND bot_uid = ?)`, appID, uid); err != nil {
 		return translate("delete bot attempts", err)
 	}
@@ -208,6 +266,7 @@ type BotHealthUpdate struct {
 // SetBotHealth writes a bot's health.
 func (tx *Tx) SetBotHealth(ctx context.Context, appID, uid string, h BotHealthUpdate) error {
 	tx.botsChanged = tx.botsChanged || h.Disable || h.State != h.From
+	tx.health.forget()
 	q := `UPDATE bots SET health_state = ?, health_reason = ?, consecutive_failures = ?, last_success_at = ?, last_failure_at = ?,
 		failing_since = ?, next_probe_at = ?, probe_interval = ?`
 	if h.Disable {

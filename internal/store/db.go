@@ -99,6 +99,9 @@ type DB struct {
 	// botsVersion counts commits of this process that changed a bot's
 	// row (BotsVersion).
 	botsVersion atomic.Uint64
+
+	// health is the writer's cache of bots' health (SQLite).
+	health healthCache
 }
 
 // Tx is one use case's view of a transaction. Now is fixed for its whole
@@ -109,8 +112,9 @@ type Tx struct {
 	locks []int64 // the message order locks taken (PostgreSQL)
 	Now   time.Time
 
-	after       []func() // AfterCommit
-	botsChanged bool     // a bot's row was written (BotsVersion)
+	after       []func()     // AfterCommit
+	botsChanged bool         // a bot's row was written (BotsVersion)
+	health      *healthCache // SQLite's writer: bots' health read before (BotHealth)
 }
 
 // Unix is Now in Unix seconds, the unit of every timestamp in the API.
@@ -703,7 +707,10 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 	if _, err := w.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return false, nil, 0, translate("begin write", err)
 	}
-	rollback := func() { w.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck // fails only when SQLite has rolled back already
+	rollback := func() {
+		w.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // fails only when SQLite has rolled back already
+		db.health.forget()             // it may hold what was rolled back
+	}
 	// The requests' transactions that succeeded, for their AfterCommit.
 	txs := make([]*Tx, 0, len(batch))
 	for i, r := range batch {
@@ -712,6 +719,7 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 			continue
 		}
 		tx := db.newTx(detached{w})
+		tx.health = &db.health
 		if !isolate {
 			if results[i] = db.call(r.fn, tx); results[i] != nil {
 				rollback()
@@ -726,6 +734,7 @@ func (db *DB) runTx(w *stmtConn, batch []*writeReq, results []error, isolate boo
 		}
 		if err := db.call(r.fn, tx); err != nil {
 			results[i] = err
+			db.health.forget()
 			if _, rbErr := w.ExecContext(ctx, "ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				rollback()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -440,6 +441,78 @@ func TestLastRelayedHop(t *testing.T) {
 		write(func(tx *Tx) error { return say(tx, conv, "", 0) })
 		if hop, ok := last(); ok {
 			t.Fatalf("nothing relayed in the last %d messages: hop %d, want none", relayedHopWindow, hop)
+		}
+	})
+}
+
+// TestBotHealthFollowsWritesAndRollbacks: what a write reads of a bot's
+// health is what was last committed or written in its own transaction,
+// never what a failed write left behind (SQLite's writer caches health).
+func TestBotHealthFollowsWritesAndRollbacks(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		health := func() chat.HealthState {
+			t.Helper()
+			var h chat.HealthState
+			if err := db.Write(ctx, func(tx *Tx) error {
+				var err error
+				h, err = tx.BotHealth(ctx, "app1", "bot")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}
+		if err := db.Write(ctx, func(tx *Tx) error {
+			if err := insertUser(ctx, tx, "bot"); err != nil {
+				return err
+			}
+			return tx.InsertBot(ctx, "app1", &BotRow{Bot: chat.Bot{UID: "bot", WebhookURL: "https://x.example/",
+				GroupChatSetting: chat.GroupChatNone, Enabled: true}, Secret: "whsec_x"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if h := health(); h.State != chat.HealthHealthy || h.LastSuccessAt != 0 {
+			t.Fatalf("new bot: %+v", h)
+		}
+		// A committed write is read by the next one, though its state
+		// did not change (a healthy bot's last success moving on).
+		if err := db.Write(ctx, func(tx *Tx) error {
+			return tx.SetBotHealth(ctx, "app1", "bot", BotHealthUpdate{State: chat.HealthHealthy, LastSuccessAt: 100, From: chat.HealthHealthy})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if h := health(); h.LastSuccessAt != 100 {
+			t.Fatalf("after a committed update: last success %d, want 100", h.LastSuccessAt)
+		}
+		// A write that reads the health it wrote, then fails: rolled
+		// back, and so is what it read.
+		failed := errors.New("fail after writing")
+		err := db.Write(ctx, func(tx *Tx) error {
+			if err := tx.SetBotHealth(ctx, "app1", "bot", BotHealthUpdate{State: chat.HealthFailing, ConsecutiveFails: 7,
+				LastSuccessAt: 100, From: chat.HealthHealthy}); err != nil {
+				return err
+			}
+			if h, err := tx.BotHealth(ctx, "app1", "bot"); err != nil || h.ConsecutiveFails != 7 {
+				return fmt.Errorf("own write not read: %+v %v", h, err)
+			}
+			return failed
+		})
+		if !errors.Is(err, failed) {
+			t.Fatalf("failing write: %v", err)
+		}
+		if h := health(); h.State != chat.HealthHealthy || h.ConsecutiveFails != 0 || h.LastSuccessAt != 100 {
+			t.Fatalf("after a rolled-back update: %+v, want the committed health", h)
+		}
+		// A deleted bot has no health.
+		if err := db.Write(ctx, func(tx *Tx) error { return tx.DeleteBot(ctx, "app1", "bot") }); err != nil {
+			t.Fatal(err)
+		}
+		err = db.Write(ctx, func(tx *Tx) error { _, err := tx.BotHealth(ctx, "app1", "bot"); return err })
+		if chat.KindOf(err) != chat.KindNotFound {
+			t.Fatalf("health of a deleted bot: %v, want not found", err)
 		}
 	})
 }

@@ -257,7 +257,7 @@ func (tx *Tx) SetLastActive(ctx context.Context, appID, uid string, at int64) er
 // DeleteUserPermanently removes the user with its tokens, blocks,
 // memberships, conversations and the messages it sent.
 func (tx *Tx) DeleteUserPermanently(ctx context.Context, appID, uid string) error {
-	tx.botsChanged = true // a bot is a user: its row goes with it
+	tx.changedBot() // a bot is a user: its row goes with it
 	stmts := []struct{ op, q string }{
 		{"delete user mentions", `DELETE FROM message_mentions WHERE message_id IN (SELECT id FROM messages WHERE app_id = ? AND sender = ?)`},
 		{"delete user messages", `DELETE FROM messages WHERE app_id = ? AND sender = ?`},
