@@ -118,7 +118,7 @@ func (f *MessageFilter) where(d *dialect, appID string) (string, []any) {
 		add(`m.conversation_id = ?`, f.ConversationID)
 	}
 	if f.ParentID != 0 {
-		add(`m.parent_id = ?`, f.ParentID)
+		add(`m.parent_id = ? AND m.parent_id <> 0`, f.ParentID) // messages_parent is partial
 	}
 	if f.ReceiverType != "" {
 		add(`m.receiver_type = ?`, f.ReceiverType)
@@ -322,7 +322,7 @@ func (tx *Tx) SoftDeleteMessage(ctx context.Context, appID string, id int64, by 
 func (tx *Tx) DeleteMessagePermanently(ctx context.Context, appID string, m *chat.Message) (int, error) {
 	// The message and its replies: a reply has no replies of its own
 	// (threads do not nest), so parent_id = m.ID adds nothing for a reply.
-	const targets = `SELECT t.id FROM messages t WHERE t.app_id = ? AND (t.id = ? OR t.parent_id = ?)`
+	const targets = `SELECT t.id FROM messages t WHERE t.app_id = ? AND (t.id = ? OR (t.parent_id = ? AND t.parent_id <> 0))`
 	const actions = `SELECT a.id FROM messages a WHERE a.app_id = ? AND a.action_on IN (` + targets + `)`
 	stmts := []struct {
 		op, q string
@@ -340,7 +340,7 @@ func (tx *Tx) DeleteMessagePermanently(ctx context.Context, appID string, m *cha
 			return 0, translate(s.op, err)
 		}
 	}
-	res, err := tx.q.ExecContext(ctx, `DELETE FROM messages WHERE app_id = ? AND (id = ? OR parent_id = ?)`, appID, m.ID, m.ID)
+	res, err := tx.q.ExecContext(ctx, `DELETE FROM messages WHERE app_id = ? AND (id = ? OR (parent_id = ? AND parent_id <> 0))`, appID, m.ID, m.ID)
 	if err != nil {
 		return 0, translate("delete message", err)
 	}

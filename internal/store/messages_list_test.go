@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"parley/internal/chat"
@@ -253,6 +255,72 @@ func TestPermanentDeleteInGroup(t *testing.T) {
 		}
 		if rows := fx.conversations(t, "alice", ConversationFilter{ConversationID: conv}); len(rows) != 1 || rows[0].LastMessageID != fx.g3 {
 			t.Fatalf("last message after deleting the newest: %+v", rows)
+		}
+	})
+}
+
+// TestThreadQueriesUseTheThreadIndex: messages_parent holds thread replies
+// only (parent_id <> 0); the queries that read a thread must say so, or
+// neither engine's planner may use a partial index for a bound parent id
+// and every thread read would scan the app's messages.
+func TestThreadQueriesUseTheThreadIndex(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := openTest(t, engine)
+		ctx := context.Background()
+		where, args := (&MessageFilter{ParentID: 42}).where(db.d, "app1")
+		queries := map[string]struct {
+			q    string
+			args []any
+		}{
+			"thread list":      {`SELECT m.id FROM messages m WHERE ` + where + ` ORDER BY m.id LIMIT 100`, args},
+			"permanent delete": {`SELECT t.id FROM messages t WHERE t.app_id = ? AND (t.id = ? OR (t.parent_id = ? AND t.parent_id <> 0))`, []any{"app1", 42, 42}},
+		}
+		if db.d.postgres() {
+			// PostgreSQL picks the delete's plan by cost: on a table this
+			// small, messages_app with a filter, whatever the indexes.
+			delete(queries, "permanent delete")
+		}
+		for name, q := range queries {
+			var plan []string
+			err := db.Read(ctx, func(tx *Tx) error {
+				explain := `EXPLAIN QUERY PLAN `
+				if db.d.postgres() {
+					// A table this small would be scanned whatever the
+					// indexes: ask whether the index can serve at all.
+					if _, err := tx.q.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+						return err
+					}
+					explain = `EXPLAIN `
+				}
+				rows, err := tx.q.QueryContext(ctx, explain+q.q, q.args...)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				cols, err := rows.Columns()
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					vals := make([]any, len(cols))
+					ptrs := make([]any, len(cols))
+					for i := range vals {
+						ptrs[i] = &vals[i]
+					}
+					if err := rows.Scan(ptrs...); err != nil {
+						return err
+					}
+					plan = append(plan, fmt.Sprint(vals...))
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if !strings.Contains(strings.Join(plan, "\n"), "messages_parent") {
+				t.Errorf("%s does not use messages_parent:\n%s", name, strings.Join(plan, "\n"))
+			}
 		}
 	})
 }
