@@ -451,11 +451,11 @@ func (e *Engine) handOn(ctx context.Context, c claim, next bool, successor int64
 // It is called on the store's syncer goroutine once the commit is durable
 // (app.Notifier), before any later write is answered. Every attempt ends
 // with a write (app.CompleteAttempt) whose answer it waits for before its
-// claim is released, so none can end while Offer looks: a delivery a round started already
-// is still in flight (ids), and one Offer starts cannot end and be taken
-// again by a round whose snapshot predates it (offered). It does not wait
-// for the engine's lock: when a round holds it, the round after it takes
-// the deliveries.
+// claim is released, so none can end while Offer looks: a delivery a round
+// started already is still in flight (ids), and one Offer starts cannot
+// end and be taken again by a round whose snapshot predates it (offered).
+// It does not wait for the engine's lock: when a round holds it, the round
+// after it takes the deliveries.
 func (e *Engine) Offer(ds []*chat.Delivery) {
 	if e.clustered {
 		e.Wake()
@@ -463,7 +463,8 @@ func (e *Engine) Offer(ds []*chat.Delivery) {
 	}
 	if !e.mu.TryLock() {
 		// A round holds the lock (it claims what it read): never make
-		// the store's syncer, and every write waiting for it, wait. The round after it takes these.
+		// the store's syncer, and every write waiting for it, wait. The
+		// round after it takes these.
 		e.Wake()
 		return
 	}
