@@ -147,7 +147,7 @@ func benchInProcess(ctx context.Context, cfg bench.Config, exe string, stderr io
 	return bench.Run(ctx, cfg, bench.Target{URL: "http://" + srv.Addr(), AppID: srv.FirstApp.App.ID, APIKey: srv.FirstApp.RESTAPIKey,
 		InProcess: true, PID: os.Getpid(), Exe: exe,
 		LiveConns:   func() int { n, _ := srv.Hub.Stats(); return n },
-		Description: "in-process parley, SQLite (WAL, synchronous=FULL) in a fresh temporary directory"})
+		Description: "in-process parley, SQLite (WAL, every commit fsynced before it is answered) in a fresh temporary directory"})
 }
 
 func writeJSONFile(path string, v any) error {
