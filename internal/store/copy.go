@@ -147,12 +147,8 @@ func copyTable(ctx context.Context, src, dst *Tx, table string) (int64, error) {
 	var total int64
 	args := make([]any, 0, perBatch*len(cols))
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, len(cols))
+		if err != nil {
 			return total, translate("copy: read "+table, err)
 		}
 		args = append(args, vals...)
@@ -173,4 +169,15 @@ func copyTable(ctx context.Context, src, dst *Tx, table string) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// scanValues reads the current row of rows: n columns, each as the driver
+// gives it.
+func scanValues(rows interface{ Scan(...any) error }, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }

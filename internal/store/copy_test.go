@@ -235,12 +235,8 @@ func dumpTables(t *testing.T, db *DB) map[string][]string {
 				return err
 			}
 			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
+				vals, err := scanValues(rows, len(cols))
+				if err != nil {
 					rows.Close()
 					return err
 				}

@@ -303,12 +303,8 @@ func TestThreadQueriesUseTheThreadIndex(t *testing.T) {
 					return err
 				}
 				for rows.Next() {
-					vals := make([]any, len(cols))
-					ptrs := make([]any, len(cols))
-					for i := range vals {
-						ptrs[i] = &vals[i]
-					}
-					if err := rows.Scan(ptrs...); err != nil {
+					vals, err := scanValues(rows, len(cols))
+					if err != nil {
 						return err
 					}
 					plan = append(plan, fmt.Sprint(vals...))
