@@ -26,7 +26,7 @@ type BotInput struct {
 // Bounds of the per-bot overrides.
 const (
 	maxBotInFlight = 256
-	maxBotTimeout  = 60
+	maxBotTimeout  = int(webhook.MaxTimeout / time.Second)
 )
 
 func (a *App) validateBotFields(v *chat.Validation, in *BotInput) {

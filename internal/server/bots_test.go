@@ -791,3 +791,33 @@ func TestBotAtItsCapStartsTheNextAsASlotFrees(t *testing.T) {
 		t.Fatalf("%d requests in flight at once, the cap is 1", n)
 	}
 }
+
+// TestBotTimeoutLongerThanTheDefault: a bot's own timeoutSeconds holds
+// above the server's default of 10 s (the delivery client once cut every
+// attempt at 10 s, whatever the bot's setting).
+func TestBotTimeoutLongerThanTheDefault(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits 10.5 s for a slow bot")
+	}
+	e := startBots(t)
+	fb := newFakeBot(t)
+	fb.set(func(botReq, int) answer { return answer{Status: 200, Delay: 10500 * time.Millisecond} })
+	e.bot("patient", fb, map[string]any{"timeoutSeconds": 12})
+	e.user("alice")
+	e.say("alice", "patient", "take your time")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ds := e.deliveries("patient", "")
+		if len(ds) == 1 && ds[0]["state"] == "succeeded" && ds[0]["attempts"] == 1.0 {
+			return
+		}
+		if len(ds) == 1 && ds[0]["attempts"] != 0.0 && ds[0]["state"] != "succeeded" {
+			t.Fatalf("the slow answer within the bot's timeout failed: %v", ds[0])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no success within 20 s: %v", ds)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

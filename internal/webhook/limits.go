@@ -12,6 +12,11 @@ const (
 	// answer 200 at once and do its work afterwards.
 	DefaultTimeout = 10 * time.Second
 
+	// MaxTimeout is the longest attempt timeout a bot may set
+	// (timeoutSeconds). The delivery client's own limits are no shorter,
+	// so a bot's timeout is never cut short (ClientConfig.Timeout).
+	MaxTimeout = 60 * time.Second
+
 	// DefaultMaxResponseBytes is how much of a bot's response body is read
 	// and kept with the attempt record. The rest is not read: the body is
 	// marked truncated and the connection is closed instead of reused. The

@@ -33,8 +33,11 @@ func (e *BlockedAddressError) Error() string {
 
 // ClientConfig configures NewClient. Zero fields take the defaults.
 type ClientConfig struct {
-	// Timeout bounds one attempt: dial, TLS handshake, response headers and
-	// reading the body. Default DefaultTimeout (10s).
+	// Timeout bounds each phase of a request on its own: the dial, the TLS
+	// handshake (at most 10 s), the wait for the response headers. The
+	// whole attempt is bounded by the caller's context (the engine: the
+	// bot's timeoutSeconds), so Timeout is only a backstop. Default
+	// MaxTimeout, so that no bot's own timeout is cut short.
 	Timeout time.Duration
 	// MaxResponseBytes bounds how much of a response body can be read: the
 	// client's response bodies end after MaxResponseBytes+1 bytes, one more
@@ -46,7 +49,7 @@ type ClientConfig struct {
 // WithDefaults returns c with zero or negative fields set to their defaults.
 func (c ClientConfig) WithDefaults() ClientConfig {
 	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = MaxTimeout
 	}
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
@@ -62,7 +65,9 @@ func (c ClientConfig) WithDefaults() ClientConfig {
 // followed (the 3xx response is returned, and classifies as "redirect"),
 // proxies from the environment are not used, only http and https URLs are
 // requested (else ErrInvalidURL), and no response body yields more than
-// cfg.MaxResponseBytes+1 bytes.
+// cfg.MaxResponseBytes+1 bytes. The client has no overall timeout: each
+// request must carry a context with a deadline (the engine's attempt
+// timeout), see ClientConfig.Timeout.
 func NewClient(g *Guard, cfg ClientConfig) *http.Client {
 	return newClient(g, cfg, nil)
 }
@@ -98,9 +103,12 @@ func newClient(g *Guard, cfg ClientConfig, afterGuard func(netip.AddrPort) error
 		DisableCompression: true,
 		TLSClientConfig:    &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	// No http.Client.Timeout: it would cut every bot's timeout to one
+	// value, and with a RoundTripper that is not an *http.Transport
+	// net/http enforces it with two more goroutines and a timer per
+	// request. Callers bound each request with their context.
 	return &http.Client{
 		Transport: &guardedTransport{base: transport, maxBody: cfg.MaxResponseBytes},
-		Timeout:   cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
