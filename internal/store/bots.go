@@ -49,7 +49,7 @@ func scanBot(row interface{ Scan(...any) error }) (*BotRow, error) {
 // narrow row, read with every completed attempt. ErrBotNotFound when uid
 // is not a bot.
 func (tx *Tx) BotHealth(ctx context.Context, appID, uid string) (chat.HealthState, error) {
-	key := botKey{appID, uid}
+	key := BotKey{appID, uid}
 	if h, ok := tx.health.get(key); ok {
 		return h, nil
 	}
@@ -67,9 +67,6 @@ func (tx *Tx) BotHealth(ctx context.Context, appID, uid string) (chat.HealthStat
 	return h, nil
 }
 
-// botKey names a bot of an app.
-type botKey struct{ app, uid string }
-
 // healthCache keeps, for SQLite's writer, each bot's health as the
 // writer last read it: every attempt's record reads its bot's health, and
 // a busy healthy bot's row changes about once a second. The writer is the
@@ -79,12 +76,12 @@ type botKey struct{ app, uid string }
 // (changedBot, SetBotHealth), and so does every rollback, which may undo
 // a health read or written in the rolled-back work (DB.runTx).
 type healthCache struct {
-	m map[botKey]chat.HealthState
+	m map[BotKey]chat.HealthState
 }
 
 // get returns the cached health of a bot; c may be nil (no cache: a read,
 // or PostgreSQL).
-func (c *healthCache) get(k botKey) (chat.HealthState, bool) {
+func (c *healthCache) get(k BotKey) (chat.HealthState, bool) {
 	if c == nil {
 		return chat.HealthState{}, false
 	}
@@ -92,12 +89,12 @@ func (c *healthCache) get(k botKey) (chat.HealthState, bool) {
 	return h, ok
 }
 
-func (c *healthCache) put(k botKey, h chat.HealthState) {
+func (c *healthCache) put(k BotKey, h chat.HealthState) {
 	if c == nil {
 		return
 	}
 	if c.m == nil {
-		c.m = make(map[botKey]chat.HealthState)
+		c.m = make(map[BotKey]chat.HealthState)
 	}
 	c.m[k] = h
 }

@@ -81,9 +81,7 @@ type DB struct {
 	reqs      chan *writeReq
 	commits   chan *commitGroup
 	inflight  atomic.Int64 // batches handed to the syncer and not yet reported
-	wal       *os.File     // the WAL file, for its fsync (syncer.go)
 	dur       *durability
-	path      string // the database file
 	closeOnce sync.Once
 	closing   sync.RWMutex // Write enqueues under R, Close marks closed under W
 	closed    atomic.Bool
@@ -251,8 +249,7 @@ func open(ctx context.Context, url string, opt Options) (*DB, error) {
 		}
 	}
 	db.readers = newReaderPool(db.read, readConns)
-	db.dur = newDurability()
-	db.path = loc
+	db.dur = newDurability(loc + "-wal")
 	return db, nil
 }
 

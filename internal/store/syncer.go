@@ -44,8 +44,9 @@ type commitGroup struct {
 	seq     uint64
 }
 
-// durability counts commits: issued ones (the writer adds one before
-// each COMMIT) and durable ones (the syncer, after each fsync).
+// durability is what makes SQLite's commits durable: the commits issued
+// (the writer adds one before each COMMIT) and those durable (after each
+// fsync), the store's failure, and the WAL file to fsync.
 type durability struct {
 	issued  atomic.Uint64
 	durable atomic.Uint64
@@ -55,8 +56,12 @@ type durability struct {
 	moved chan struct{} // closed when durable moves or failed is set
 	err   error         // why the store stopped (failed)
 
-	// wal: the writer commits without an fsync (pipelineCommits).
-	wal bool
+	// pipelined: the writer commits without an fsync (pipelineCommits),
+	// and the WAL file at walPath is fsynced through wal, opened on first
+	// use. Only the goroutine that completes batches uses wal (handOver).
+	pipelined bool
+	walPath   string
+	wal       *os.File
 	// sync makes the WAL durable; a test replaces it.
 	sync func(*os.File) error
 	// handOverAlways makes the writer hand every batch to the syncer,
@@ -64,8 +69,8 @@ type durability struct {
 	handOverAlways bool
 }
 
-func newDurability() *durability {
-	return &durability{moved: make(chan struct{}), sync: (*os.File).Sync}
+func newDurability(walPath string) *durability {
+	return &durability{moved: make(chan struct{}), walPath: walPath, sync: (*os.File).Sync}
 }
 
 // advance marks the commits up to seq durable, or the store failed with
@@ -135,7 +140,7 @@ func (db *DB) pipelineCommits(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return err
 	}
-	db.dur.wal = true
+	db.dur.pipelined = true
 	return nil
 }
 
@@ -159,8 +164,8 @@ func (db *DB) handOver(g *commitGroup, idle bool) {
 func (db *DB) syncer() {
 	defer close(db.done)
 	defer func() {
-		if db.wal != nil {
-			db.wal.Close()
+		if db.dur.wal != nil {
+			db.dur.wal.Close()
 		}
 	}()
 	var group []*commitGroup
@@ -181,7 +186,7 @@ func (db *DB) syncer() {
 		db.complete(group)
 		clear(group)
 		// Last: the writer completes a batch itself only once every
-		// earlier one is reported, and then uses db.wal.
+		// earlier one is reported, and then uses the WAL's file.
 		db.inflight.Add(-int64(len(group)))
 	}
 }
@@ -196,8 +201,8 @@ func (db *DB) complete(groups []*commitGroup) {
 		seq = max(seq, g.seq)
 	}
 	err := db.dur.failure()
-	if seq > 0 && err == nil && db.dur.wal {
-		if err = db.syncWAL(); err != nil {
+	if seq > 0 && err == nil && db.dur.pipelined {
+		if err = db.dur.syncWAL(); err != nil {
 			err = fmt.Errorf("store: the database's write-ahead log could not be made durable, so writes stop until parley restarts: %w", err)
 			db.log.Error("store: fsync failed", "err", err)
 		}
@@ -220,13 +225,13 @@ func (db *DB) complete(groups []*commitGroup) {
 // syncWAL fsyncs the WAL file, opening it on first use. The writer's
 // connection stays open as long as the store, so SQLite never deletes the
 // file meanwhile (it does when the last connection closes).
-func (db *DB) syncWAL() error {
-	if db.wal == nil {
-		f, err := os.OpenFile(db.path+"-wal", os.O_RDWR, 0)
+func (d *durability) syncWAL() error {
+	if d.wal == nil {
+		f, err := os.OpenFile(d.walPath, os.O_RDWR, 0)
 		if err != nil {
 			return err
 		}
-		db.wal = f
+		d.wal = f
 	}
-	return db.dur.sync(db.wal)
+	return d.sync(d.wal)
 }

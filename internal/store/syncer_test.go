@@ -56,7 +56,7 @@ func TestNothingIsAnsweredBeforeItsFsync(t *testing.T) {
 func testAnsweredAfterFsync(t *testing.T, pipelined bool) {
 	ctx := context.Background()
 	db := openTest(t, storetest.SQLite)
-	if !db.dur.wal {
+	if !db.dur.pipelined {
 		t.Fatal("the test database is not in WAL mode")
 	}
 	gate := make(chan struct{})
